@@ -137,7 +137,7 @@ def run_playbook(aws_env, tmp_path):
         cmd += list(args)
         run_env = dict(aws_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
         run_env.update(env or {})
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=run_env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(cmd, cwd=REPO_ROOT, env=run_env, capture_output=True, text=True, timeout=900, check=False)
         return PlaybookResult(proc)
 
     return run
