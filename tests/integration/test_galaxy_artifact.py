@@ -1,0 +1,76 @@
+"""The collection as users get it: a Galaxy artifact installed somewhere else, used by FQCN."""
+
+import json
+import os
+import subprocess
+import tarfile
+import textwrap
+
+import pytest
+
+from conftest import BIN_DIR, REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def _run(cmd, **kwargs):
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory):
+    out = tmp_path_factory.mktemp("artifact")
+    proc = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "build", "--output-path", str(out), REPO_ROOT], cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
+    (path,) = out.glob("lgtm-aws-*.tar.gz")
+    return path
+
+
+def test_artifact_carries_the_collection_and_nothing_local(artifact):
+    with tarfile.open(artifact) as tar:
+        names = tar.getnames()
+    assert "MANIFEST.json" in names
+    assert "meta/runtime.yml" in names
+    assert any(n.startswith("plugins/modules/") for n in names)
+    assert any(n.startswith("roles/storage/") for n in names)
+    for local_only in (".venv/", ".collections/", ".cache/", "out/", ".ci/"):
+        assert not any(n.startswith(local_only) for n in names), local_only
+
+
+def test_installed_artifact_runs_modules_by_fqcn_outside_the_repo(artifact, aws_env, aws_client, tmp_path):
+    collections = tmp_path / "collections"
+    proc = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(collections), str(artifact)])
+    assert proc.returncode == 0, proc.stderr
+    assert (collections / "ansible_collections" / "lgtm" / "aws" / "MANIFEST.json").exists()
+
+    project = tmp_path / "other-automation-repo"
+    project.mkdir()
+    (project / "play.yml").write_text(textwrap.dedent("""\
+        - hosts: localhost
+          connection: local
+          gather_facts: false
+          module_defaults:
+            group/lgtm.aws.aws:
+              region: ap-northeast-2
+          tasks:
+            - name: Buckets through the installed module
+              lgtm.aws.storage_buckets:
+                buckets:
+                  - name: artifact-test-loki
+                    lifecycle:
+                      expiration_days: 30
+              register: result
+            - name: A filter from the installed collection
+              ansible.builtin.copy:
+                dest: "{{ playbook_dir }}/out.json"
+                content: "{{ result | to_json }}"
+                mode: "0644"
+        """))
+    env = {k: v for k, v in aws_env.items() if k != "ANSIBLE_CONFIG"}
+    env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="true")
+    proc = _run([os.path.join(BIN_DIR, "ansible-playbook"), "-i", "localhost,", "play.yml"], cwd=project, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads((project / "out.json").read_text())
+    assert result["changed"] is True
+    names = [b["Name"] for b in aws_client("s3").list_buckets()["Buckets"]]
+    assert "artifact-test-loki" in names
