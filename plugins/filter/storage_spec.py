@@ -70,7 +70,7 @@ def _spec_errors(spec):
 
 
 def _lifecycle(signal, spec):
-    lifecycle = {"abort_multipart_days": spec.get("abort_multipart_days") or 7}
+    lifecycle = {"abort_multipart_days": spec.get("abort_multipart_days") or 1}
     if signal in SIGNALS:
         lifecycle["expiration_days"] = spec["retention_days"][signal]
     if spec.get("versioning"):

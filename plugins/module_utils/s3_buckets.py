@@ -12,6 +12,8 @@ import ipaddress
 import json
 import re
 
+from ansible_collections.lgtm.aws.plugins.module_utils.policy_documents import policies_equal
+
 ENCRYPTION_TYPES = ("AES256", "aws:kms")
 
 # Managed lifecycle rule IDs: rules with other IDs belong to someone else and are kept.
@@ -158,24 +160,6 @@ def desired_state(spec, partition="aws"):
 
 # ---------------------------------------------------------------------------
 # Comparison: S3 and moto return documents in their own shape; compare meaning.
-
-
-def _canonical(value):
-    """Lists as sorted lists, one-element lists as their element, for semantic policy comparison."""
-    if isinstance(value, dict):
-        return {k: _canonical(v) for k, v in value.items()}
-    if isinstance(value, list):
-        items = [_canonical(v) for v in value]
-        if len(items) == 1:
-            return items[0]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-    return value
-
-
-def policies_equal(a, b):
-    if a is None or b is None:
-        return a is b
-    return _canonical(a) == _canonical(b)
 
 
 def _canonical_rule(rule):

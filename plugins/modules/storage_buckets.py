@@ -63,9 +63,11 @@ options:
             description: Delete noncurrent object versions this many days after they become noncurrent.
             type: int
           abort_multipart_days:
-            description: Abort incomplete multipart uploads this many days after they start.
+            description:
+              - Abort incomplete multipart uploads this many days after they start.
+              - Grafana's Tempo documentation recommends one day; parts of abandoned uploads are billed until aborted.
             type: int
-            default: 7
+            default: 1
       tags:
         description: Tags on the bucket.
         type: dict
@@ -186,7 +188,7 @@ ARGUMENT_SPEC = dict(
                 options=dict(
                     expiration_days=dict(type="int"),
                     noncurrent_expiration_days=dict(type="int"),
-                    abort_multipart_days=dict(type="int", default=7),
+                    abort_multipart_days=dict(type="int", default=1),
                 ),
             ),
             tags=dict(type="dict", default={}),
