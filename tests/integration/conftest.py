@@ -47,8 +47,10 @@ def moto_endpoint(tmp_path_factory):
         pytest.skip("needs moto_server (pip install 'moto[server]'); `make test` installs it")
     port = _free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
+    # AWS managed policies (e.g. AmazonECSTaskExecutionRolePolicy) exist in moto only when asked for.
+    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
     with open(log, "w") as out:
-        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(url + "/moto-api/")

@@ -1,0 +1,245 @@
+# -*- coding: utf-8 -*-
+# Copyright: lgtm.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""IAM documents and the identity plan for the LGTM workloads."""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.lgtm.aws.plugins.module_utils import iam_documents as docs
+
+ECS_TASK_ROLES = ("prometheus", "grafana", "cloudwatch_exporter", "alertmanager")
+
+
+def _wrap(function, *args, **kwargs):
+    try:
+        return function(*args, **kwargs)
+    except ValueError as error:
+        raise AnsibleFilterError(str(error))
+
+
+def oidc_issuer_host(issuer):
+    """``https://oidc.eks.<region>.amazonaws.com/id/X`` -> ``oidc.eks.<region>.amazonaws.com/id/X``."""
+    return _wrap(docs.issuer_host, issuer)
+
+
+def irsa_trust_policy(provider_arn, issuer, namespace, service_account, audience="sts.amazonaws.com"):
+    """Trust policy letting exactly ``system:serviceaccount:<namespace>:<service_account>`` assume the role."""
+    checks = (
+        ("provider_arn", provider_arn, docs.arn_error(provider_arn, "iam", "oidc-provider/")),
+        ("namespace", namespace, docs.k8s_name_error(namespace)),
+        ("service_account", service_account, docs.k8s_name_error(service_account)),
+    )
+    problems = ["%s %r %s" % (field, value, error) for field, value, error in checks if error]
+    if problems:
+        raise AnsibleFilterError("irsa_trust_policy: " + "; ".join(problems))
+    return _wrap(docs.irsa_trust_policy, provider_arn, issuer, namespace, service_account, audience)
+
+
+def component_s3_policy(storage_outputs, component, kms_key_arn=None):
+    """Least-privilege S3 (and KMS) policy for one component, from the storage role's outputs."""
+    buckets = (storage_outputs or {}).get("buckets") or {}
+    arns = [b["arn"] for b in buckets.values() if b.get("component") == component]
+    key = kms_key_arn if kms_key_arn is not None else (storage_outputs or {}).get("kms_key_arn")
+    return _wrap(docs.component_s3_policy, arns, component, key or None)
+
+
+def service_trust_policy(services, source_account=None):
+    """Trust policy for AWS services: ``['ecs-tasks']``, ``['ec2']`` or both."""
+    unknown = [s for s in services if s not in docs.SERVICE_PRINCIPALS]
+    if unknown:
+        raise AnsibleFilterError("service_trust_policy: unknown service %s; allowed: %s" % (", ".join(unknown), ", ".join(docs.SERVICE_PRINCIPALS)))
+    return docs.service_trust_policy(list(services), source_account)
+
+
+def _spec_errors(spec, storage_outputs):
+    errors = []
+    components = spec.get("components") or []
+    for component in components:
+        if component not in docs.COMPONENTS:
+            errors.append("components: unknown component %r; allowed: %s" % (component, ", ".join(docs.COMPONENTS)))
+    if spec.get("irsa_enabled"):
+        if not spec.get("eks_cluster_name"):
+            errors.append("eks_cluster_name is required when irsa_enabled is true (IRSA roles trust that cluster's OIDC issuer)")
+        if docs.k8s_name_error(spec.get("irsa_namespace")):
+            errors.append("irsa_namespace %r %s" % (spec.get("irsa_namespace"), docs.k8s_name_error(spec.get("irsa_namespace"))))
+        for component in components:
+            account = (spec.get("irsa_service_accounts") or {}).get(component, component)
+            if docs.k8s_name_error(account):
+                errors.append("irsa_service_accounts.%s %r %s" % (component, account, docs.k8s_name_error(account)))
+        buckets = (storage_outputs or {}).get("buckets") or {}
+        for component in components:
+            if component in docs.COMPONENTS and not any(b.get("component") == component for b in buckets.values()):
+                errors.append("storage_outputs has no bucket for component %r; run the storage role with it first" % component)
+    kms = (storage_outputs or {}).get("kms_key_arn")
+    if kms and docs.arn_error(kms, "kms", "key/"):
+        errors.append("storage_outputs.kms_key_arn %r %s" % (kms, docs.arn_error(kms, "kms", "key/")))
+    efs = spec.get("efs_file_system_arn")
+    if efs and docs.arn_error(efs, "elasticfilesystem", "file-system/"):
+        errors.append("efs_file_system_arn %r %s" % (efs, docs.arn_error(efs, "elasticfilesystem", "file-system/")))
+    for arn in spec.get("secret_arns") or []:
+        if docs.arn_error(arn, "secretsmanager", "secret:") and docs.arn_error(arn, "ssm", "parameter/"):
+            errors.append("secret_arns: %r must be a Secrets Manager secret ARN (…:secret:…) or an SSM parameter ARN (…:parameter/…)" % (arn,))
+    return errors
+
+
+def _role_name(spec, suffix):
+    return "%s-%s-%s" % (spec["name_prefix"], spec["environment"], suffix)
+
+
+def _tags(spec, purpose):
+    tags = dict(spec.get("tags") or {})
+    tags.update(Environment=spec["environment"], ManagedBy="lgtm.aws", Purpose=purpose)
+    return {str(k): str(v) for k, v in tags.items()}
+
+
+def _irsa_roles(spec, storage_outputs, oidc):
+    roles = []
+    for component in spec["components"]:
+        account = (spec.get("irsa_service_accounts") or {}).get(component, component)
+        roles.append({
+            "key": "irsa_" + component,
+            "component": component,
+            "namespace": spec["irsa_namespace"],
+            "service_account": account,
+            "role": {
+                "name": _role_name(spec, component + "-irsa"),
+                "description": "IRSA role for %s (%s/%s)" % (component, spec["irsa_namespace"], account),
+                "trust_policy": docs.irsa_trust_policy(oidc["arn"], oidc["url"], spec["irsa_namespace"], account),
+                "inline_policies": {"s3-access": component_s3_policy(storage_outputs, component)},
+                "tags": _tags(spec, "irsa-" + component),
+            },
+        })
+    return roles
+
+
+def _ecs_roles(spec):
+    partition = spec.get("partition") or "aws"
+    trust = docs.service_trust_policy(["ecs-tasks"], spec.get("account_id"))
+    execution = {
+        "name": _role_name(spec, "ecs-task-execution"),
+        "description": "ECS task execution: pull images, write awslogs, inject secrets",
+        "trust_policy": trust,
+        "managed_policy_arns": [docs.ECS_TASK_EXECUTION_MANAGED_POLICY.format(partition=partition)],
+        "inline_policies": {},
+        "tags": _tags(spec, "ecs-task-execution"),
+    }
+    secrets = docs.secret_read_policy(spec.get("secret_arns") or [])
+    if secrets:
+        execution["inline_policies"]["read-secrets"] = secrets
+    policies = {
+        "prometheus": docs.prometheus_task_policy(spec.get("efs_file_system_arn")),
+        "grafana": docs.read_only_policy("CloudWatchRead", docs.CLOUDWATCH_READ_ACTIONS),
+        "cloudwatch_exporter": docs.read_only_policy("CloudWatchRead", docs.CLOUDWATCH_READ_ACTIONS),
+        "alertmanager": None,
+    }
+    roles = [{"key": "ecs_task_execution", "role": execution}]
+    for name in ECS_TASK_ROLES:
+        role = {
+            "name": _role_name(spec, "ecs-" + name.replace("_", "-")),
+            "description": "ECS task role for %s" % name,
+            "trust_policy": trust,
+            "inline_policies": {"task": policies[name]} if policies[name] else {},
+            "tags": _tags(spec, "ecs-" + name),
+        }
+        roles.append({"key": "ecs_task_" + name, "role": role})
+    return roles
+
+
+def _ec2_roles(spec):
+    roles = []
+    if spec.get("ec2_enabled"):
+        roles.append({"key": "alloy_agent", "role": {
+            "name": _role_name(spec, "alloy-agent"),
+            "description": "EC2 instance profile for Grafana Alloy agents",
+            "trust_policy": docs.service_trust_policy(["ec2"]),
+            "inline_policies": {"instance-labels": docs.read_only_policy("InstanceLabels", docs.EC2_AGENT_ACTIONS)},
+            "instance_profile": True,
+            "tags": _tags(spec, "alloy-agent"),
+        }})
+    if spec.get("alloy_collector_enabled"):
+        roles.append({"key": "alloy_collector", "role": {
+            "name": _role_name(spec, "alloy-collector"),
+            "description": "Grafana Alloy in collector mode: CloudWatch metrics and logs, read only",
+            "trust_policy": docs.service_trust_policy(["ec2", "ecs-tasks"]),
+            "inline_policies": {"cloudwatch-read": docs.read_only_policy("CloudWatchRead", docs.CLOUDWATCH_READ_ACTIONS)},
+            "instance_profile": True,
+            "tags": _tags(spec, "alloy-collector"),
+        }})
+    return roles
+
+
+def identity_role_specs(spec, storage_outputs=None, oidc=None):
+    """Validate the identity spec and return the roles to manage: ``[{key, role: <iam_roles entry>, ...}]``.
+
+    Without ``oidc`` (``{arn, url}`` of the cluster's provider) it only validates and returns the
+    roles that do not need it, so a role can fail on bad input before any AWS call.
+    """
+    if not isinstance(spec, dict):
+        raise AnsibleFilterError("identity_role_specs expects the identity spec as a mapping")
+    errors = _spec_errors(spec, storage_outputs)
+    plan = []
+    if not errors:
+        if spec.get("irsa_enabled") and oidc:
+            plan += _irsa_roles(spec, storage_outputs, oidc)
+        if spec.get("ecs_enabled"):
+            plan += _ecs_roles(spec)
+        plan += _ec2_roles(spec)
+    for entry in plan:
+        if len(entry["role"]["name"]) > 64:
+            errors.append("name_prefix/environment: role name %r is %d characters; IAM allows 64" % (entry["role"]["name"], len(entry["role"]["name"])))
+    if not errors and spec.get("irsa_enabled") and not oidc:
+        longest = _role_name(spec, max(spec["components"] or [""], key=len) + "-irsa")
+        if len(longest) > 64:
+            errors.append("name_prefix/environment: role name %r is %d characters; IAM allows 64" % (longest, len(longest)))
+    if errors:
+        raise AnsibleFilterError("Invalid identity spec, nothing was changed: " + "; ".join(errors))
+    return plan
+
+
+def identity_outputs(plan, results, oidc=None):
+    """The ``identity_outputs`` fact: role ARNs by purpose, from the plan and the iam_roles result."""
+    arns = {r["name"]: r for r in results}
+    by_key = {entry["key"]: dict(entry, result=arns.get(entry["role"]["name"], {})) for entry in plan}
+
+    def arn(key):
+        return by_key[key]["result"].get("arn") if key in by_key else None
+
+    outputs = {
+        "oidc_provider_arn": (oidc or {}).get("arn"),
+        "oidc_issuer": (oidc or {}).get("url"),
+        "irsa_roles": {
+            entry["component"]: {
+                "name": entry["role"]["name"],
+                "arn": entry["result"].get("arn"),
+                "namespace": entry["namespace"],
+                "service_account": entry["service_account"],
+            }
+            for entry in by_key.values() if entry["key"].startswith("irsa_")
+        },
+        "ecs": None,
+        "alloy_collector_role_arn": arn("alloy_collector"),
+        "alloy_collector_instance_profile_arn": by_key.get("alloy_collector", {}).get("result", {}).get("instance_profile_arn"),
+        "ec2_instance_profile": None,
+    }
+    if "ecs_task_execution" in by_key:
+        outputs["ecs"] = {"execution_role_arn": arn("ecs_task_execution"), "task_roles": {n: arn("ecs_task_" + n) for n in ECS_TASK_ROLES}}
+    if "alloy_agent" in by_key:
+        agent = by_key["alloy_agent"]
+        outputs["ec2_instance_profile"] = {
+            "name": agent["role"]["name"],
+            "arn": agent["result"].get("instance_profile_arn"),
+            "role_arn": agent["result"].get("arn"),
+        }
+    return outputs
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            "oidc_issuer_host": oidc_issuer_host,
+            "irsa_trust_policy": irsa_trust_policy,
+            "component_s3_policy": component_s3_policy,
+            "service_trust_policy": service_trust_policy,
+            "identity_role_specs": identity_role_specs,
+            "identity_outputs": identity_outputs,
+        }
