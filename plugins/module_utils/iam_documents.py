@@ -156,9 +156,10 @@ def irsa_trust_policy(provider_arn, issuer, namespace, service_account, audience
 
 def service_trust_policy(services, source_account=None):
     """Trust AWS services (``ecs-tasks``, ``ec2``); for ECS, only tasks of ``source_account``."""
+    principals = sorted(SERVICE_PRINCIPALS[s] for s in services)
     statement = {
         "Effect": "Allow",
-        "Principal": {"Service": sorted(SERVICE_PRINCIPALS[s] for s in services)},
+        "Principal": {"Service": principals[0] if len(principals) == 1 else principals},
         "Action": "sts:AssumeRole",
     }
     if source_account and services == ["ecs-tasks"]:

@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 import tarfile
 import textwrap
 
@@ -39,7 +40,10 @@ def test_artifact_carries_the_collection_and_nothing_local(artifact):
 
 def test_installed_artifact_runs_modules_by_fqcn_outside_the_repo(artifact, aws_env, aws_client, tmp_path):
     collections = tmp_path / "collections"
-    proc = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--no-deps", "-p", str(collections), str(artifact)])
+    # Install as a user would, away from this repository's ansible.cfg (which links the working tree in).
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    proc = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", str(collections), str(artifact)],
+                cwd=tmp_path, env=clean_env)
     assert proc.returncode == 0, proc.stderr
     assert (collections / "ansible_collections" / "lgtm" / "aws" / "MANIFEST.json").exists()
 
@@ -63,14 +67,17 @@ def test_installed_artifact_runs_modules_by_fqcn_outside_the_repo(artifact, aws_
             - name: A filter from the installed collection
               ansible.builtin.copy:
                 dest: "{{ playbook_dir }}/out.json"
-                content: "{{ result | to_json }}"
+                content: "{{ result | combine({'issuer_host': 'https://oidc.example.com/id/A' | lgtm.aws.oidc_issuer_host}) | to_json }}"
                 mode: "0644"
         """))
+    (project / "hosts.ini").write_text("localhost ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
     env = {k: v for k, v in aws_env.items() if k != "ANSIBLE_CONFIG"}
     env.update(ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="true")
-    proc = _run([os.path.join(BIN_DIR, "ansible-playbook"), "-i", "localhost,", "play.yml"], cwd=project, env=env)
+    proc = _run([os.path.join(BIN_DIR, "ansible-playbook"), "-i", "hosts.ini", "play.yml"], cwd=project, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = json.loads((project / "out.json").read_text())
     assert result["changed"] is True
+    assert result["buckets"][0]["action"] == "created"
+    assert result["issuer_host"] == "oidc.example.com/id/A"
     names = [b["Name"] for b in aws_client("s3").list_buckets()["Buckets"]]
     assert "artifact-test-loki" in names

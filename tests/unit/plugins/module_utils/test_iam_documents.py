@@ -83,7 +83,7 @@ def test_irsa_trust_is_exactly_one_service_account_and_audience():
 
 def test_ecs_trust_limited_to_account():
     (s,) = docs.service_trust_policy(["ecs-tasks"], "123456789012")["Statement"]
-    assert s["Principal"] == {"Service": ["ecs-tasks.amazonaws.com"]}
+    assert s["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
     assert s["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
 
 

@@ -1,0 +1,257 @@
+"""Storage and identity against the local AWS: every promise read back through boto3."""
+
+import json
+import os
+
+import botocore.exceptions
+import pytest
+
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+PLAYBOOK = os.path.join(REPO_ROOT, "tests", "integration", "playbooks", "platform.yml")
+BUCKETS = {
+    "itest-dev-loki": ("loki", "logs", 365),
+    "itest-dev-mimir-blocks": ("mimir", "metrics", 365),
+    "itest-dev-mimir-alertmanager": ("mimir", "state", None),
+    "itest-dev-mimir-ruler": ("mimir", "state", None),
+    "itest-dev-tempo": ("tempo", "traces", 7),
+}
+
+
+@pytest.fixture
+def eks_cluster(aws_client):
+    cluster = aws_client("eks").create_cluster(
+        name="lab", roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": ["subnet-1"]}
+    )
+    return cluster["cluster"]["identity"]["oidc"]["issuer"]
+
+
+@pytest.fixture
+def converge(run_playbook, tmp_path, eks_cluster):
+    def run(*args, **extra):
+        outputs = tmp_path / "outputs.json"
+        result = run_playbook(PLAYBOOK, *args, extra_vars=dict({"outputs_file": str(outputs)}, **extra))
+        result.outputs = json.loads(outputs.read_text()) if outputs.exists() else None
+        return result
+
+    return run
+
+
+def rules_by_id(s3, bucket):
+    return {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+
+
+def role_policy(iam, role, name):
+    return iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+
+
+def test_buckets_have_every_promised_property(converge, aws_client):
+    result = converge()
+    assert result.rc == 0, result.stdout[-3000:]
+    s3 = aws_client("s3")
+    assert sorted(b["Name"] for b in s3.list_buckets()["Buckets"]) == sorted(BUCKETS)
+    for bucket, (component, signal, days) in BUCKETS.items():
+        sse = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+        assert sse["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+        ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+        assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+        assert deny["Effect"] == "Deny" and deny["Action"] == "s3:*" and deny["Principal"] == "*"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert sorted(deny["Resource"]) == ["arn:aws:s3:::%s" % bucket, "arn:aws:s3:::%s/*" % bucket]
+        rules = rules_by_id(s3, bucket)
+        assert rules["lgtm-abort-incomplete-multipart"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+        if days is None:
+            assert "lgtm-expire-objects" not in rules
+        else:
+            assert rules["lgtm-expire-objects"]["Expiration"] == {"Days": days}
+            assert rules["lgtm-expire-objects"]["Status"] == "Enabled"
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=bucket)["TagSet"]}
+        assert tags == {"Project": "lgtm", "Environment": "dev", "ManagedBy": "lgtm.aws", "Component": component, "Signal": signal}
+        assert s3.get_bucket_versioning(Bucket=bucket).get("Status") in (None, "Suspended")
+    assert result.outputs["storage"]["buckets"]["mimir_blocks"]["name"] == "itest-dev-mimir-blocks"
+
+
+def test_iam_least_privilege_and_irsa_trust(converge, aws_client, eks_cluster):
+    result = converge()
+    assert result.rc == 0, result.stdout[-3000:]
+    iam = aws_client("iam")
+    host = eks_cluster.replace("https://", "")
+    (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert provider["Arn"].endswith(":oidc-provider/" + host)
+    details = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
+    assert details["ClientIDList"] == ["sts.amazonaws.com"]
+
+    own_buckets = {"loki": ["itest-dev-loki"], "mimir": ["itest-dev-mimir-alertmanager", "itest-dev-mimir-blocks", "itest-dev-mimir-ruler"],
+                   "tempo": ["itest-dev-tempo"]}
+    for component, buckets in own_buckets.items():
+        role = "itest-dev-%s-irsa" % component
+        (statement,) = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Principal"] == {"Federated": provider["Arn"]}
+        assert statement["Condition"] == {"StringEquals": {
+            host + ":sub": "system:serviceaccount:monitoring:" + component, host + ":aud": "sts.amazonaws.com"}}
+        policy = {s["Sid"]: s for s in role_policy(iam, role, "s3-access")["Statement"]}
+        assert policy["ListBuckets"]["Action"] == ["s3:ListBucket"]
+        assert policy["ListBuckets"]["Resource"] == ["arn:aws:s3:::" + b for b in buckets]
+        assert policy["ReadWriteObjects"]["Resource"] == ["arn:aws:s3:::%s/*" % b for b in buckets]
+        expected = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+        if component == "tempo":
+            expected = ["s3:DeleteObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"]
+        assert policy["ReadWriteObjects"]["Action"] == expected
+        assert "UseBucketKey" not in policy
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+
+    execution = iam.get_role(RoleName="itest-dev-ecs-task-execution")["Role"]
+    assert execution["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName="itest-dev-ecs-task-execution")["AttachedPolicies"]]
+    assert attached == ["AmazonECSTaskExecutionRolePolicy"]
+    exporter = role_policy(iam, "itest-dev-ecs-cloudwatch-exporter", "task")["Statement"][0]
+    assert all(a.split(":")[1].startswith(("Get", "List", "Describe", "Filter")) for a in exporter["Action"])
+
+    profile = iam.get_instance_profile(InstanceProfileName="itest-dev-alloy-agent")["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == ["itest-dev-alloy-agent"]
+    agent_trust = profile["Roles"][0]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert agent_trust["Principal"] == {"Service": "ec2.amazonaws.com"}
+    collector = iam.get_role(RoleName="itest-dev-alloy-collector")["Role"]["AssumeRolePolicyDocument"]["Statement"][0]
+    assert sorted(collector["Principal"]["Service"]) == ["ec2.amazonaws.com", "ecs-tasks.amazonaws.com"]
+
+    outputs = result.outputs["identity"]
+    assert outputs["irsa_roles"]["loki"]["arn"] == iam.get_role(RoleName="itest-dev-loki-irsa")["Role"]["Arn"]
+    assert outputs["ec2_instance_profile"]["arn"] == profile["Arn"]
+
+
+def test_second_run_changes_nothing(converge):
+    first = converge()
+    assert first.rc == 0, first.stdout[-3000:]
+    assert first.total("changed") > 0
+    second = converge()
+    assert second.rc == 0
+    assert second.total("changed") == 0
+
+
+def test_drift_is_repaired(converge, aws_client):
+    assert converge().rc == 0
+    s3, iam = aws_client("s3"), aws_client("iam")
+    s3.delete_public_access_block(Bucket="itest-dev-loki")
+    s3.put_bucket_lifecycle_configuration(Bucket="itest-dev-tempo", LifecycleConfiguration={"Rules": [
+        {"ID": "lgtm-expire-objects", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 999}},
+        {"ID": "team-archive", "Status": "Enabled", "Filter": {"Prefix": "archive/"}, "Expiration": {"Days": 30}}]})
+    iam.put_role_policy(RoleName="itest-dev-loki-irsa", PolicyName="s3-access", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    result = converge()
+    assert result.rc == 0 and result.total("changed") == 2
+    assert s3.get_public_access_block(Bucket="itest-dev-loki")["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is True
+    rules = rules_by_id(s3, "itest-dev-tempo")
+    assert rules["lgtm-expire-objects"]["Expiration"] == {"Days": 7}
+    assert rules["team-archive"]["Expiration"] == {"Days": 30}, "rules the collection does not own are kept"
+    statements = role_policy(iam, "itest-dev-loki-irsa", "s3-access")["Statement"]
+    assert "s3:*" not in json.dumps(statements)
+
+
+def test_kms_encryption_and_key_in_policy(converge, aws_client):
+    key = aws_client("kms").create_key(Description="observability")["KeyMetadata"]
+    aws_client("kms").create_alias(AliasName="alias/observability", TargetKeyId=key["KeyId"])
+    result = converge(storage_encryption="aws:kms", storage_kms_key_id="alias/observability")
+    assert result.rc == 0, result.stdout[-3000:]
+    sse = aws_client("s3").get_bucket_encryption(Bucket="itest-dev-loki")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert sse["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "alias/observability"}
+    assert sse["BucketKeyEnabled"] is True
+    kms = [s for s in role_policy(aws_client("iam"), "itest-dev-tempo-irsa", "s3-access")["Statement"] if s["Sid"] == "UseBucketKey"]
+    assert kms[0]["Resource"] == [key["Arn"]]
+    assert kms[0]["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def test_check_mode_on_empty_account_changes_nothing(converge, aws_client):
+    result = converge("--check")
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.total("changed") > 0, "check mode reports what it would do"
+    assert aws_client("s3").list_buckets()["Buckets"] == []
+    assert [r for r in aws_client("iam").list_roles()["Roles"] if r["RoleName"].startswith("itest-")] == []
+    assert aws_client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+
+def _task_diffs(result, module_name):
+    diffs = []
+    for play in json.loads(result.stdout)["plays"]:
+        for task in play["tasks"]:
+            for host in task["hosts"].values():
+                if host.get("invocation", {}).get("module_args") is not None and module_name in task["task"]["name"].lower() or "diff" in host:
+                    diffs.append(host.get("diff"))
+    return [d for d in diffs if d]
+
+
+def test_diff_shows_lifecycle_and_policy_changes(converge):
+    assert converge().rc == 0
+    result = converge("--check", "--diff", storage_retention_days={"logs": 365, "metrics": 365, "traces": 3}, identity_irsa_namespace="observability")
+    assert result.rc == 0, result.stdout[-3000:]
+    diffs = _task_diffs(result, "")
+    bucket_diff = next(d for d in diffs if "itest-dev-tempo" in d.get("before", {}))
+    before_days = [r["Expiration"]["Days"] for r in bucket_diff["before"]["itest-dev-tempo"]["lifecycle"] if "Expiration" in r]
+    after_days = [r["Expiration"]["Days"] for r in bucket_diff["after"]["itest-dev-tempo"]["lifecycle"] if "Expiration" in r]
+    assert (before_days, after_days) == ([7], [3])
+    role_diff = next(d for d in diffs if "itest-dev-loki-irsa" in d.get("before", {}))
+    sub = lambda doc: json.dumps(doc["itest-dev-loki-irsa"]["trust_policy"])  # noqa: E731
+    assert "system:serviceaccount:monitoring:loki" in sub(role_diff["before"])
+    assert "system:serviceaccount:observability:loki" in sub(role_diff["after"])
+
+
+def test_absent_refuses_non_empty_buckets_then_force_deletes(converge, aws_client):
+    assert converge(run_identity=False).rc == 0
+    s3 = aws_client("s3")
+    with pytest.raises(botocore.exceptions.ClientError, match="Forbidden"):
+        s3.put_object(Bucket="itest-dev-tempo", Key="over-plain-http", Body=b"{}")  # the TLS-only policy at work
+    s3.delete_bucket_policy(Bucket="itest-dev-tempo")  # the local AWS speaks plain HTTP: lift it to seed data
+    s3.put_object(Bucket="itest-dev-tempo", Key="single-tenant/block/meta.json", Body=b"{}")
+    refused = converge(run_identity=False, storage_state="absent")
+    assert refused.rc != 0
+    assert any("Refusing to delete buckets that are not empty: itest-dev-tempo" in m for m in refused.failed_messages())
+    assert len(s3.list_buckets()["Buckets"]) == 5, "no bucket is deleted when one is refused"
+    forced = converge(run_identity=False, storage_state="absent", storage_force=True)
+    assert forced.rc == 0, forced.stdout[-3000:]
+    assert s3.list_buckets()["Buckets"] == []
+
+
+BAD_INPUTS = [
+    ({"storage_bucket_names": {"loki": "Logs_Bucket"}}, "bucket_names.loki: bucket name 'Logs_Bucket'"),
+    ({"storage_retention_days": {"logs": -30, "metrics": 365, "traces": 7}}, "retention_days.logs must be a whole number of days, 1 or more"),
+    ({"storage_components": ["loki", "elasticsearch"]}, "storage_components"),
+    ({"storage_encryption": "aws:kms", "storage_kms_key_id": "not-a-key"}, "kms_key_id 'not-a-key' must be a KMS key id"),
+    ({"storage_encryption": "aws:kms", "storage_kms_key_id": "alias/missing"}, "storage_kms_key_id alias/missing names no KMS key"),
+    ({"lgtm_name_prefix": "Team_A"}, "name_prefix 'Team_A' must be lowercase"),
+    ({"storage_tags": {"aws:createdBy": "me"}}, "reserved prefix 'aws:'"),
+    ({"identity_efs_file_system_arn": "fs-0123"}, "efs_file_system_arn 'fs-0123' is not an ARN"),
+    ({"identity_secret_arns": ["arn:aws:s3:::secret-bucket"]}, "must be a Secrets Manager secret ARN"),
+    ({"lgtm_eks_cluster_name": "no-such-cluster"}, "EKS cluster 'no-such-cluster' does not exist"),
+    ({"lgtm_eks_cluster_name": ""}, "eks_cluster_name is required when irsa_enabled is true"),
+    ({"identity_irsa_namespace": "Monitoring"}, "irsa_namespace 'Monitoring' must be a Kubernetes name"),
+    ({"lgtm_environment": "production-environment-for-the-observability-platform"}, "must be 3 to 63 characters long (got 64)"),
+    ({"identity_environment": "production-environment-for-the-observability-platform"}, "IAM allows 64"),
+]
+
+
+@pytest.mark.parametrize("extra, message", BAD_INPUTS, ids=[m[:40] for _e, m in BAD_INPUTS])
+def test_bad_input_fails_clearly_and_creates_nothing(converge, aws_client, extra, message):
+    identity_only = any(k.startswith(("identity_", "lgtm_eks")) for k in extra)
+    if identity_only:
+        extra = dict(extra, run_storage=False, identity_storage_outputs=STORAGE_OUTPUTS)
+    result = converge(**extra)
+    assert result.rc != 0
+    failures = result.failed_messages()
+    assert len(failures) == 1, failures
+    assert message in failures[0], failures[0]
+    assert aws_client("s3").list_buckets()["Buckets"] == []
+    assert [r for r in aws_client("iam").list_roles()["Roles"] if r["RoleName"].startswith("itest-")] == []
+    assert aws_client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+
+STORAGE_OUTPUTS = {
+    "region": "ap-northeast-2",
+    "kms_key_arn": None,
+    "buckets": {key.replace("itest-dev-", "").replace("-", "_"): {"name": key, "arn": "arn:aws:s3:::" + key, "component": c, "signal": s}
+                for key, (c, s, _d) in BUCKETS.items()},
+}
