@@ -1,0 +1,41 @@
+"""`make run` in miniature: site.yml with inventories/local against a private local AWS."""
+
+import json
+import os
+
+import pytest
+
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path):
+    inventory = os.path.join(REPO_ROOT, "inventories", "local")
+    args = ("-e", "lgtm_output_dir=%s" % tmp_path)
+    first = run_playbook(os.path.join(REPO_ROOT, "site.yml"), *args, inventory=inventory)
+    assert first.rc == 0, first.stdout[-3000:]
+    assert first.total("changed") > 0
+    second = run_playbook(os.path.join(REPO_ROOT, "site.yml"), *args, inventory=inventory)
+    assert second.rc == 0, second.stdout[-3000:]
+    assert second.total("changed") == 0
+
+    outputs = json.loads((tmp_path / "storage-identity.json").read_text())
+    buckets = {b["Name"] for b in aws_client("s3").list_buckets()["Buckets"]}
+    assert {b["name"] for b in outputs["storage"]["buckets"].values()} == buckets
+    assert outputs["identity"]["irsa_roles"]["mimir"]["arn"].endswith(":role/aws-rag-local-mimir-irsa")
+    cluster = aws_client("eks").describe_cluster(name="aws-rag-local")["cluster"]
+    assert outputs["identity"]["oidc_issuer"] == cluster["identity"]["oidc"]["issuer"]
+
+
+def test_site_check_mode_on_empty_account(run_playbook, aws_client, tmp_path):
+    inventory = os.path.join(REPO_ROOT, "inventories", "local")
+    result = run_playbook(os.path.join(REPO_ROOT, "site.yml"), "--check", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=inventory)
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.total("changed") > 0, "check mode reports what it would do"
+    # Only the local fixtures (what a real account already has) exist; nothing site.yml manages was created.
+    assert aws_client("eks").list_clusters()["clusters"] == ["aws-rag-local"]
+    assert aws_client("s3").list_buckets()["Buckets"] == []
+    iam = aws_client("iam")
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if not r["RoleName"].endswith("-eks-cluster") and not r["Path"].startswith("/aws")] == []
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
