@@ -247,11 +247,13 @@ def ensure_present(module, client, spec):
         current = None
         changes = [aspect for aspect in s3.APPLY_ORDER if aspect != "ownership"]
     if not module.check_mode:
+        to_apply = changes
         if not exists:
             s3.create_bucket(client, name, module.region)
             current = s3.read_state(client, name)
+            to_apply = s3.changed_aspects(current, desired, module.params["purge_tags"])
         for aspect in s3.APPLY_ORDER:
-            if aspect in changes:
+            if aspect in to_apply:
                 s3.apply_aspect(client, name, aspect, current, desired, module.params["purge_tags"])
     after = desired if module.check_mode else s3.read_state(client, name)
     result.update(
