@@ -17,7 +17,7 @@ description:
     to pin them, or O(compute_thumbprint=true) to compute the SHA-1 of the issuer's top CA certificate
     from this host; otherwise thumbprints are left to IAM and not compared."
 author:
-  - lgtm.aws contributors
+  - lgtm.aws maintainers (@lgtm-aws)
 options:
   url:
     description: Issuer URL (C(https://...)).

@@ -16,7 +16,7 @@ description:
     run reports no change.
   - Supports check mode, and diff mode shows trust and permission documents before and after.
 author:
-  - lgtm.aws contributors
+  - lgtm.aws maintainers (@lgtm-aws)
 options:
   roles:
     description: The roles to manage.
@@ -77,9 +77,10 @@ options:
     default: present
 extends_documentation_fragment:
   - amazon.aws.common.modules
+  - amazon.aws.region.modules
   - amazon.aws.boto3
 notes:
-  - IAM is global; no region is needed.
+  - IAM is global; O(region) only selects the endpoint used to reach it.
 """
 
 EXAMPLES = r"""
@@ -373,7 +374,10 @@ def run(module, client):
             results.append(result)
             continue
         desired = desired_role(spec, current, params)
-        changes = ["role"] + [c for c in ("inline_policies", "managed_policy_arns", "instance_profile") if desired[c]] if current is None else role_changes(current, desired)
+        if current is None:
+            changes = ["role"] + [part for part in ("inline_policies", "managed_policy_arns", "instance_profile") if desired[part]]
+        else:
+            changes = role_changes(current, desired)
         if changes and not module.check_mode:
             apply_role(client, name, current, desired, changes)
         final = read_role(client, name) if not module.check_mode else None

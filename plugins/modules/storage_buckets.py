@@ -21,7 +21,7 @@ description:
   - With O(state=absent), every bucket is checked before any is deleted; a bucket holding objects
     is only deleted, with its contents and all their versions, when O(force=true).
 author:
-  - lgtm.aws contributors
+  - lgtm.aws maintainers (@lgtm-aws)
 options:
   buckets:
     description: The buckets to manage.
@@ -319,8 +319,7 @@ def main():
         module.fail_json_aws(error, msg="S3 request failed")
 
     changed = any(result["changed"] for result in results)
-    diff = {"before": {n: v for n, v in before.items()}, "after": {n: v for n, v in after.items()}}
-    module.exit_json(changed=changed, buckets=results, diff=diff)
+    module.exit_json(changed=changed, buckets=results, diff={"before": before, "after": after})
 
 
 if __name__ == "__main__":

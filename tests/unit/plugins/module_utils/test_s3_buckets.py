@@ -72,7 +72,9 @@ def _state(**overrides):
 
 def test_no_change_when_equal_in_meaning():
     desired = _state()
-    current = _state(policy={"Statement": [dict(desired["policy"]["Statement"][0], Resource=list(reversed(desired["policy"]["Statement"][0]["Resource"])))], "Version": "2012-10-17"})
+    statement = desired["policy"]["Statement"][0]
+    reordered = dict(statement, Resource=list(reversed(statement["Resource"])))
+    current = _state(policy={"Statement": [reordered], "Version": "2012-10-17"})
     current["lifecycle"] = [dict(r, Filter={}) for r in desired["lifecycle"]] + [{"ID": "someone-elses", "Status": "Enabled"}]
     assert s3.changed_aspects(current, desired) == []
 
