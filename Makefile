@@ -15,10 +15,11 @@ LOCAL_AWS_PORT ?= 5000
 LOCAL_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing \
 	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_DEFAULT_REGION=ap-northeast-2 AWS_REGION=ap-northeast-2
 
-.PHONY: help deps system-deps venv link run test lint sanity unit integration molecule build clean
+.PHONY: help deps system-deps venv link run stop test lint sanity unit integration molecule build clean
 
 help:
 	@echo "make run   - run site.yml against the local AWS ($(INVENTORY))"
+	@echo "make stop  - stop the local AWS if 'make run' started it"
 	@echo "make test  - yamllint, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
 deps: system-deps venv link
@@ -37,11 +38,16 @@ link:
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@test -L $(COLLECTION_LINK) || ln -sfn ../../.. $(COLLECTION_LINK)
 
+# The local AWS keeps running after a run, so the account persists like a real one and a second
+# run reports changed=0. `make stop` stops it, and only if `make run` started it.
 run: deps
 	@mkdir -p out
-	@scripts/local-aws start
-	@trap 'scripts/local-aws stop' EXIT; \
-	  $(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) $(ARGS)
+	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws start
+	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) $(ARGS)
+	@echo "The local AWS stays up at http://127.0.0.1:$(LOCAL_AWS_PORT) for the next run; 'make stop' stops it."
+
+stop:
+	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws stop
 
 test: deps lint sanity unit integration molecule
 
@@ -64,5 +70,5 @@ molecule:
 build:
 	$(BIN)/ansible-galaxy collection build --force --output-path out/
 
-clean:
+clean: stop
 	rm -rf out .collections tests/output .pytest_cache
