@@ -22,3 +22,16 @@ def test_every_granted_action_is_documented_with_its_reason():
         assert any("`%s` | %s |" % (action, reason) in row for row in rows), action
     documented = {row.split("`")[1] for row in rows if row.count("`") >= 2 and ":" in row.split("`")[1]}
     assert documented <= {action for action, _reason in granted()}, documented - {a for a, _r in granted()}
+
+
+def test_every_filter_has_documentation():
+    import importlib
+    import yaml
+
+    for module in ("storage_spec", "iam_policies", "alloy"):
+        plugin = importlib.import_module("ansible_collections.lgtm.aws.plugins.filter." + module).FilterModule()
+        for name in plugin.filters():
+            with open(os.path.join(REPO_ROOT, "plugins", "filter", name + ".yml")) as handle:
+                doc = yaml.safe_load(handle)
+            assert doc["DOCUMENTATION"]["name"] == name
+            assert doc["DOCUMENTATION"]["short_description"] and doc["EXAMPLES"] and doc["RETURN"]["_value"]

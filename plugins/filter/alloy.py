@@ -1,0 +1,44 @@
+# -*- coding: utf-8 -*-
+# Copyright: lgtm.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Write Grafana Alloy configuration from data."""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.lgtm.aws.plugins.module_utils import alloy_syntax
+
+
+def _plain(value):
+    """Ansible hands filters its own str/dict/list subclasses; give the writer plain ones."""
+    if isinstance(value, dict):
+        return dict((str(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def to_alloy(blocks):
+    """Alloy text for a list of blocks ``{name, label, body, blocks}``; the result is checked before it is returned."""
+    try:
+        text = alloy_syntax.write(_plain(blocks))
+    except (TypeError, ValueError) as error:
+        raise AnsibleFilterError("to_alloy: %s" % error)
+    problems = alloy_syntax.check(text)
+    if problems:
+        raise AnsibleFilterError("to_alloy: the configuration is not valid Alloy: " + "; ".join(
+            "line %(line)d, column %(column)d: %(message)s" % p for p in problems))
+    return text
+
+
+def alloy_expr(text):
+    """Mark a string as a raw Alloy expression (a reference or a call) for ``to_alloy``."""
+    if not isinstance(text, str) or not text.strip():
+        raise AnsibleFilterError("alloy_expr: expected the expression as a non-empty string, got %r" % (text,))
+    return alloy_syntax.expr(str(text))
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"to_alloy": to_alloy, "alloy_expr": alloy_expr}
