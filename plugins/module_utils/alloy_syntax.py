@@ -520,12 +520,16 @@ def check(text):
     errors, defined = [], {}
     _definitions(blocks, None, custom_roots, errors, defined)
     roots = COMPONENT_NAMESPACES | custom_roots
+    visible_in = {}
     for path, token, scope in references:
-        root = path.split(".")[0]
-        if root in STDLIB_ROOTS or root not in roots or path.count(".") < 2:
+        parts = path.split(".")
+        if parts[0] in STDLIB_ROOTS or parts[0] not in roots or len(parts) < 3:
             continue
-        visible = dict(defined.get(None, {}), **defined.get(scope, {})) if scope else defined.get(None, {})
-        if not any(path == key or path.startswith(key + ".") for key in visible):
+        if scope not in visible_in:
+            visible_in[scope] = set(defined.get(None, {})) | set(defined.get(scope, {}) if scope else ())
+        visible = visible_in[scope]
+        # The reference names a component when one of its dotted prefixes is a component's name and label.
+        if not any(".".join(parts[:n]) in visible for n in range(2, len(parts) + 1)):
             errors.append({"line": token.line, "column": token.column,
                            "message": "reference to undefined component: %s" % path})
     return sorted(errors, key=lambda e: (e["line"], e["column"]))
