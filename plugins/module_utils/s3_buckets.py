@@ -12,6 +12,7 @@ import ipaddress
 import json
 import re
 
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import error_code, tag_list
 from ansible_collections.lgtm.aws.plugins.module_utils.policy_documents import policies_equal
 
 ENCRYPTION_TYPES = ("AES256", "aws:kms")
@@ -201,15 +202,11 @@ def changed_aspects(current, desired, purge_tags=True):
 # Reading and writing S3.
 
 
-def _error_code(error):
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
 def _read_optional(call, missing_codes, **kwargs):
     try:
         return call(**kwargs)
     except Exception as error:  # botocore ClientError; botocore is imported by the module only
-        if _error_code(error) in missing_codes:
+        if error_code(error) in missing_codes:
             return None
         raise
 
@@ -219,7 +216,7 @@ def bucket_exists(client, name):
         client.head_bucket(Bucket=name)
         return True
     except Exception as error:
-        if _error_code(error) in ("404", "NoSuchBucket", "NotFound"):
+        if error_code(error) in ("404", "NoSuchBucket", "NotFound"):
             return False
         raise
 
@@ -294,7 +291,7 @@ def apply_aspect(client, name, aspect, current, desired, purge_tags=True):
     elif aspect == "tags":
         tags = desired["tags"] if purge_tags else dict(current["tags"], **desired["tags"])
         if tags:
-            client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]})
+            client.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list(tags)})
         else:
             client.delete_bucket_tagging(Bucket=name)
     else:  # pragma: no cover - programming error

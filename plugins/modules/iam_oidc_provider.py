@@ -106,20 +106,17 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import error_code, sync_tags, tag_list
 from ansible_collections.lgtm.aws.plugins.module_utils.iam_documents import issuer_host
 
 THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
-
-
-def _code(error):
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
 
 
 def eks_issuer(module, name):
     try:
         cluster = module.client("eks").describe_cluster(name=name)["cluster"]
     except botocore.exceptions.ClientError as error:
-        if _code(error) == "ResourceNotFoundException":
+        if error_code(error) == "ResourceNotFoundException":
             module.fail_json(msg="eks_cluster_name: EKS cluster %r does not exist in %s; nothing was changed." % (name, module.region))
         raise
     issuer = ((cluster.get("identity") or {}).get("oidc") or {}).get("issuer")
@@ -177,7 +174,7 @@ def ensure_present(module, client, url, host, thumbprints):
             if thumbprints:
                 kwargs["ThumbprintList"] = thumbprints
             if desired["tags"]:
-                kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(desired["tags"].items())]
+                kwargs["Tags"] = tag_list(desired["tags"])
             arn = client.create_open_id_connect_provider(**kwargs)["OpenIDConnectProviderArn"]
         else:
             update_provider(client, current, desired)
@@ -193,14 +190,9 @@ def update_provider(client, current, desired):
         client.remove_client_id_from_open_id_connect_provider(OpenIDConnectProviderArn=arn, ClientID=client_id)
     if desired["thumbprints"] != current["thumbprints"]:
         client.update_open_id_connect_provider_thumbprint(OpenIDConnectProviderArn=arn, ThumbprintList=desired["thumbprints"])
-    if desired["tags"] != current["tags"]:
-        stale = [k for k in current["tags"] if k not in desired["tags"]]
-        if stale:
-            client.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=stale)
-        if desired["tags"]:
-            client.tag_open_id_connect_provider(
-                OpenIDConnectProviderArn=arn, Tags=[{"Key": k, "Value": v} for k, v in sorted(desired["tags"].items())]
-            )
+    sync_tags(current["tags"], desired["tags"],
+              lambda keys: client.untag_open_id_connect_provider(OpenIDConnectProviderArn=arn, TagKeys=keys),
+              lambda tags: client.tag_open_id_connect_provider(OpenIDConnectProviderArn=arn, Tags=tags))
 
 
 def main():

@@ -140,6 +140,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import error_code, sync_tags, tag_list
 from ansible_collections.lgtm.aws.plugins.module_utils.iam_documents import arn_error
 from ansible_collections.lgtm.aws.plugins.module_utils.policy_documents import canonical, parse, policies_equal
 
@@ -205,16 +206,12 @@ def parse_document(document):
         return None
 
 
-def _code(error):
-    return getattr(error, "response", {}).get("Error", {}).get("Code", "")
-
-
 def read_role(client, name):
     """The role's current parts, or None when it does not exist."""
     try:
         role = client.get_role(RoleName=name)["Role"]
     except botocore.exceptions.ClientError as error:
-        if _code(error) == "NoSuchEntity":
+        if error_code(error) == "NoSuchEntity":
             return None
         raise
     inline = {}
@@ -282,7 +279,7 @@ def apply_role(client, name, current, desired, changes):
             MaxSessionDuration=desired["max_session_duration"],
         )
         if desired["tags"]:
-            kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in sorted(desired["tags"].items())]
+            kwargs["Tags"] = tag_list(desired["tags"])
         client.create_role(**kwargs)
         current = {"inline_policies": {}, "managed_policy_arns": [], "tags": desired["tags"], "instance_profile": False}
     else:
@@ -299,12 +296,8 @@ def apply_role(client, name, current, desired, changes):
         client.attach_role_policy(RoleName=name, PolicyArn=arn)
     for arn in set(current["managed_policy_arns"]) - set(desired["managed_policy_arns"]):
         client.detach_role_policy(RoleName=name, PolicyArn=arn)
-    if current["tags"] != desired["tags"]:
-        stale = [k for k in current["tags"] if k not in desired["tags"]]
-        if stale:
-            client.untag_role(RoleName=name, TagKeys=stale)
-        if desired["tags"]:
-            client.tag_role(RoleName=name, Tags=[{"Key": k, "Value": v} for k, v in sorted(desired["tags"].items())])
+    sync_tags(current["tags"], desired["tags"],
+              lambda keys: client.untag_role(RoleName=name, TagKeys=keys), lambda tags: client.tag_role(RoleName=name, Tags=tags))
     if desired["instance_profile"] and not current["instance_profile"]:
         ensure_instance_profile(client, name, desired["path"])
     elif current["instance_profile"] and not desired["instance_profile"]:
@@ -315,7 +308,7 @@ def ensure_instance_profile(client, name, path):
     try:
         profile = client.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
     except botocore.exceptions.ClientError as error:
-        if _code(error) != "NoSuchEntity":
+        if error_code(error) != "NoSuchEntity":
             raise
         profile = client.create_instance_profile(InstanceProfileName=name, Path=path)["InstanceProfile"]
     if name not in [r["RoleName"] for r in profile.get("Roles", [])]:

@@ -250,3 +250,17 @@ STORAGE_OUTPUTS = {
     "buckets": {key.replace("itest-dev-", "").replace("-", "_"): {"name": key, "arn": "arn:aws:s3:::" + key, "component": c, "signal": s}
                 for key, (c, s, _d) in BUCKETS.items()},
 }
+
+
+def test_tag_changes_reach_buckets_roles_and_provider(converge, aws_client):
+    assert converge().rc == 0
+    result = converge(lgtm_tags={"Team": "observability"})
+    assert result.rc == 0, result.stdout[-3000:]
+    iam, s3 = aws_client("iam"), aws_client("s3")
+    role_tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName="itest-dev-loki-irsa")["Tags"]}
+    assert role_tags == {"Team": "observability", "Environment": "dev", "ManagedBy": "lgtm.aws", "Purpose": "irsa-loki"}
+    (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    provider_tags = {t["Key"]: t["Value"] for t in iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])["Tags"]}
+    assert provider_tags == {"Team": "observability"}
+    bucket_tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="itest-dev-loki")["TagSet"]}
+    assert "Project" not in bucket_tags and bucket_tags["Team"] == "observability"
