@@ -35,7 +35,7 @@ def config_of(lines):
 
 def median_seconds(function, *args):
     runs = []
-    for _ in range(5):
+    for _run in range(5):
         start = time.perf_counter()
         function(*args)
         runs.append(time.perf_counter() - start)
@@ -47,8 +47,9 @@ def main():
     for lines in (200, 2000, 20000):
         text = config_of(lines)
         blocks = alloy_syntax.parse(text)
-        print("%8d %8d %12.1f %12.1f" % (text.count("\n"), len(blocks), median_seconds(alloy_syntax.check, text) * 1000,
-                                          median_seconds(alloy_syntax.write, blocks) * 1000))
+        check_ms = median_seconds(alloy_syntax.check, text) * 1000
+        write_ms = median_seconds(alloy_syntax.write, blocks) * 1000
+        print("%8d %8d %12.1f %12.1f" % (text.count("\n"), len(blocks), check_ms, write_ms))
 
 
 if __name__ == "__main__":
