@@ -5,7 +5,7 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lgtm.aws.plugins.module_utils import alloy_syntax
+from ansible_collections.lgtm.aws.plugins.module_utils import alloy_pipelines, alloy_syntax
 
 
 def _plain(value):
@@ -39,6 +39,20 @@ def alloy_expr(text):
     return alloy_syntax.expr(str(text))
 
 
+def alloy_pipelines_config(spec):
+    """The Alloy configuration for a pipeline spec, with what the role needs to know about it."""
+    try:
+        checked = alloy_pipelines.validate(_plain(spec))
+    except alloy_pipelines.SpecError as error:
+        raise AnsibleFilterError("alloy_pipelines_config: %s" % error)
+    return {
+        "config": to_alloy(alloy_pipelines.blocks(checked)),
+        "pipelines": checked["enabled"],
+        "tenants": alloy_pipelines.tenants(checked),
+        "experimental": alloy_pipelines.needs_experimental(checked),
+    }
+
+
 class FilterModule(object):
     def filters(self):
-        return {"to_alloy": to_alloy, "alloy_expr": alloy_expr}
+        return {"to_alloy": to_alloy, "alloy_expr": alloy_expr, "alloy_pipelines_config": alloy_pipelines_config}

@@ -1,0 +1,503 @@
+# -*- coding: utf-8 -*-
+# Copyright: lgtm.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Grafana Alloy pipelines from one spec: agent mode (Linux, Windows) and collector mode (CloudWatch).
+
+``validate(spec)`` returns the spec with defaults filled in, or raises ``SpecError`` naming the field;
+``blocks(spec)`` returns the configuration as ``alloy_syntax`` block data. Every write carries the
+tenant header (``X-Scope-OrgID``), optional basic auth (password from an environment variable, so
+it never lands in the config file) and TLS settings, and the host's labels.
+"""
+
+import copy
+import re
+
+from ansible_collections.lgtm.aws.plugins.module_utils.alloy_syntax import IDENT, expr
+
+MODES = ("agent", "collector")
+PLATFORMS = ("linux", "windows")
+PIPELINES = {
+    "agent": {
+        "linux": ("host_metrics", "journal", "files", "otlp"),
+        "windows": ("windows_metrics", "eventlog", "otlp"),
+    },
+    "collector": {"linux": ("cloudwatch_metrics", "cloudwatch_logs"), "windows": ("cloudwatch_metrics", "cloudwatch_logs")},
+}
+EVENTLOG_CHANNELS = ("Application", "System", "Security", "Setup", "ForwardedEvents")
+STATISTICS = ("Average", "Maximum", "Minimum", "Sum", "SampleCount")
+DURATION = re.compile(r"^([0-9]+(ms|s|m|h))+$")
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
+PASSWORD_ENV = "ALLOY_BASIC_AUTH_PASSWORD"
+# Where each pipeline writes.
+DESTINATION = {
+    "host_metrics": "mimir", "windows_metrics": "mimir", "cloudwatch_metrics": "mimir",
+    "journal": "loki", "files": "loki", "eventlog": "loki", "cloudwatch_logs": "loki", "otlp": "tempo",
+}
+
+# CloudWatch metrics collector mode pulls by default, per namespace (statistics as CloudWatch names them).
+DEFAULT_CLOUDWATCH_NAMESPACES = [
+    {"namespace": "AWS/RDS", "metrics": [
+        {"name": "CPUUtilization", "statistics": ["Average", "Maximum"]},
+        {"name": "FreeableMemory", "statistics": ["Average"]},
+        {"name": "FreeStorageSpace", "statistics": ["Average"]},
+        {"name": "DatabaseConnections", "statistics": ["Average", "Maximum"]},
+        {"name": "ReadLatency", "statistics": ["Average"]},
+        {"name": "WriteLatency", "statistics": ["Average"]},
+    ]},
+    {"namespace": "AWS/ApplicationELB", "metrics": [
+        {"name": "RequestCount", "statistics": ["Sum"]},
+        {"name": "TargetResponseTime", "statistics": ["Average", "Maximum"]},
+        {"name": "HTTPCode_Target_5XX_Count", "statistics": ["Sum"]},
+        {"name": "HTTPCode_ELB_5XX_Count", "statistics": ["Sum"]},
+        {"name": "HealthyHostCount", "statistics": ["Minimum"]},
+        {"name": "UnHealthyHostCount", "statistics": ["Maximum"]},
+    ]},
+    {"namespace": "AWS/NetworkELB", "metrics": [
+        {"name": "ActiveFlowCount", "statistics": ["Average"]},
+        {"name": "ProcessedBytes", "statistics": ["Sum"]},
+        {"name": "HealthyHostCount", "statistics": ["Minimum"]},
+        {"name": "UnHealthyHostCount", "statistics": ["Maximum"]},
+    ]},
+    {"namespace": "AWS/ElastiCache", "metrics": [
+        {"name": "CPUUtilization", "statistics": ["Average", "Maximum"]},
+        {"name": "EngineCPUUtilization", "statistics": ["Average"]},
+        {"name": "CurrConnections", "statistics": ["Average"]},
+        {"name": "Evictions", "statistics": ["Sum"]},
+        {"name": "DatabaseMemoryUsagePercentage", "statistics": ["Average"]},
+    ]},
+]
+
+DEFAULTS = {
+    "mode": "agent",
+    "platform": "linux",
+    "tenant": "aws-rag-ec2",
+    "endpoints": {},
+    "basic_auth": None,
+    "tls": None,
+    "labels": {},
+    "log_level": "info",
+    "pipelines": {},
+    "extra_blocks": [],
+}
+PIPELINE_DEFAULTS = {
+    "host_metrics": {"enabled": True, "scrape_interval": "60s",
+                     "collectors": ["cpu", "diskstats", "filesystem", "loadavg", "meminfo", "netdev", "uname", "systemd"]},
+    "journal": {"enabled": True, "max_age": "12h"},
+    "files": {"enabled": True, "targets": []},
+    "otlp": {"enabled": True, "grpc_endpoint": "0.0.0.0:4317", "http_endpoint": "0.0.0.0:4318"},
+    "windows_metrics": {"enabled": True, "scrape_interval": "60s",
+                        "collectors": ["cpu", "logical_disk", "memory", "net", "os", "service", "system"]},
+    "eventlog": {"enabled": True, "channels": ["Application", "System"]},
+    "cloudwatch_metrics": {"enabled": True, "tenant": "aws-rag-cloudwatch", "region": None, "scrape_interval": "5m",
+                           "period": "5m", "namespaces": DEFAULT_CLOUDWATCH_NAMESPACES, "extra_namespaces": [], "search_tags": {}},
+    "cloudwatch_logs": {"enabled": False, "tenant": "aws-rag-rds", "region": None, "poll_interval": "1m", "log_groups": []},
+}
+
+
+class SpecError(ValueError):
+    """A spec problem, naming the field."""
+
+
+def _fail(field, message):
+    raise SpecError("%s: %s" % (field, message))
+
+
+def _check_keys(value, allowed, field):
+    if not isinstance(value, dict):
+        _fail(field, "must be a mapping, got %s" % type(value).__name__)
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        _fail(field, "unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(allowed))))
+
+
+def _duration(value, field):
+    if not isinstance(value, str) or not DURATION.match(value):
+        _fail(field, "must be a duration such as 30s, 5m or 1h (got %r)" % (value,))
+
+
+def _url(value, field, schemes=("http", "https")):
+    if not isinstance(value, str) or not re.match(r"^(%s)://[^\s/]+" % "|".join(schemes), value):
+        _fail(field, "must be an URL starting with %s (got %r)" % (" or ".join(s + "://" for s in schemes), value))
+
+
+def _host_port(value, field):
+    if not isinstance(value, str) or not re.match(r"^[^\s:/]+:[0-9]{1,5}$", value):
+        _fail(field, "must be host:port, e.g. tempo.example.internal:4317 (got %r)" % (value,))
+
+
+def _tenant(value, field):
+    if not isinstance(value, str) or not TENANT.match(value):
+        _fail(field, "must be a tenant ID of 1-150 letters, digits and !._*'()- (got %r)" % (value,))
+
+
+def _choice(value, choices, field):
+    if value not in choices:
+        _fail(field, "must be one of %s (got %r)" % (", ".join(choices), value))
+
+
+def _string_list(value, field, allowed=None):
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        _fail(field, "must be a list of non-empty strings (got %r)" % (value,))
+    for item in value:
+        if allowed is not None:
+            _choice(item, allowed, field)
+
+
+def _merge(defaults, given):
+    merged = copy.deepcopy(defaults)
+    merged.update(given or {})
+    return merged
+
+
+def _validate_endpoints(spec, enabled):
+    endpoints = spec["endpoints"]
+    _check_keys(endpoints, ("mimir", "loki", "tempo"), "endpoints")
+    for name, endpoint in endpoints.items():
+        field = "endpoints.%s" % name
+        if name == "tempo":
+            _check_keys(endpoint, ("endpoint", "tenant", "insecure"), field)
+            _host_port(endpoint.get("endpoint"), field + ".endpoint")
+        else:
+            _check_keys(endpoint, ("url", "tenant"), field)
+            _url(endpoint.get("url"), field + ".url")
+        if endpoint.get("tenant") is not None:
+            _tenant(endpoint["tenant"], field + ".tenant")
+
+    for name in ("mimir", "loki", "tempo"):
+        users = [pipeline for pipeline in enabled if DESTINATION[pipeline] == name]
+        if users and not endpoints.get(name):
+            _fail("endpoints.%s" % name, "is required because pipeline(s) %s are enabled" % ", ".join(users))
+
+
+def _validate_security(spec):
+    if spec["basic_auth"] is not None:
+        _check_keys(spec["basic_auth"], ("username", "password_env"), "basic_auth")
+        if not isinstance(spec["basic_auth"].get("username"), str) or not spec["basic_auth"]["username"]:
+            _fail("basic_auth.username", "is required when basic_auth is set")
+        spec["basic_auth"].setdefault("password_env", PASSWORD_ENV)
+        if not re.match(r"^[A-Z_][A-Z0-9_]*$", spec["basic_auth"]["password_env"]):
+            _fail("basic_auth.password_env", "must be an environment variable name such as %s" % PASSWORD_ENV)
+    if spec["tls"] is not None:
+        _check_keys(spec["tls"], ("ca_file", "cert_file", "key_file", "insecure_skip_verify"), "tls")
+        if bool(spec["tls"].get("cert_file")) != bool(spec["tls"].get("key_file")):
+            _fail("tls", "cert_file and key_file go together (client certificate and its key)")
+
+
+def _validate_labels(spec):
+    labels = spec["labels"]
+    if not isinstance(labels, dict):
+        _fail("labels", "must be a mapping of label name to value")
+    for name, value in labels.items():
+        if not LABEL_NAME.match(str(name)) or str(name).startswith("__"):
+            _fail("labels.%s" % name, "is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)")
+        if not isinstance(value, (str, int)) or isinstance(value, bool) or value == "":
+            _fail("labels.%s" % name, "must be a non-empty string (got %r)" % (value,))
+    spec["labels"] = dict((str(k), str(v)) for k, v in labels.items())
+
+
+def _validate_pipeline(name, pipeline):
+    field = "pipelines.%s" % name
+    _check_keys(pipeline, PIPELINE_DEFAULTS[name], field)
+    if not isinstance(pipeline["enabled"], bool):
+        _fail(field + ".enabled", "must be true or false")
+    for key in ("scrape_interval", "max_age", "poll_interval", "period"):
+        if key in pipeline:
+            _duration(pipeline[key], "%s.%s" % (field, key))
+    for key in ("grpc_endpoint", "http_endpoint"):
+        if key in pipeline and pipeline[key] is not None:
+            _host_port(pipeline[key], "%s.%s" % (field, key))
+    if "collectors" in pipeline:
+        _string_list(pipeline["collectors"], field + ".collectors")
+    if "channels" in pipeline:
+        _string_list(pipeline["channels"], field + ".channels", EVENTLOG_CHANNELS)
+    if "tenant" in pipeline:
+        _tenant(pipeline["tenant"], field + ".tenant")
+    if name == "files":
+        _validate_file_targets(pipeline["targets"], field + ".targets")
+    if name == "cloudwatch_metrics":
+        _validate_namespaces(pipeline["namespaces"] + pipeline["extra_namespaces"], field)
+    if name == "cloudwatch_logs" and pipeline["enabled"]:
+        _string_list(pipeline["log_groups"], field + ".log_groups")
+        if not pipeline["log_groups"]:
+            _fail(field + ".log_groups", "must list at least one log group when the pipeline is enabled")
+
+
+def _validate_file_targets(targets, field):
+    if not isinstance(targets, list):
+        _fail(field, "must be a list of {name, paths, labels}")
+    names = set()
+    for index, target in enumerate(targets):
+        where = "%s[%d]" % (field, index)
+        _check_keys(target, ("name", "paths", "labels"), where)
+        if not isinstance(target.get("name"), str) or not IDENT.match(target["name"]):
+            _fail(where + ".name", "must be an identifier (letters, digits, _), got %r" % (target.get("name"),))
+        if target["name"] in names:
+            _fail(where + ".name", "%r is used twice" % target["name"])
+        names.add(target["name"])
+        _string_list(target.get("paths"), where + ".paths")
+        if not target["paths"]:
+            _fail(where + ".paths", "must list at least one path or glob")
+        if not isinstance(target.get("labels", {}), dict):
+            _fail(where + ".labels", "must be a mapping")
+
+
+def _validate_namespaces(namespaces, field):
+    seen = set()
+    for index, namespace in enumerate(namespaces):
+        where = "%s.namespaces[%d]" % (field, index)
+        _check_keys(namespace, ("namespace", "metrics", "period", "search_tags"), where)
+        name = namespace.get("namespace")
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9./#:_-]+$", name):
+            _fail(where + ".namespace", "must be a CloudWatch namespace such as AWS/RDS (got %r)" % (name,))
+        if name in seen:
+            _fail(where + ".namespace", "%s is listed twice" % name)
+        seen.add(name)
+        metrics = namespace.get("metrics")
+        if not isinstance(metrics, list) or not metrics:
+            _fail(where + ".metrics", "must list at least one {name, statistics}")
+        for number, metric in enumerate(metrics):
+            mwhere = "%s.metrics[%d]" % (where, number)
+            _check_keys(metric, ("name", "statistics", "period"), mwhere)
+            if not isinstance(metric.get("name"), str) or not metric["name"]:
+                _fail(mwhere + ".name", "is required")
+            _string_list(metric.get("statistics"), mwhere + ".statistics", STATISTICS)
+            if "period" in metric:
+                _duration(metric["period"], mwhere + ".period")
+        if "period" in namespace:
+            _duration(namespace["period"], where + ".period")
+
+
+def validate(spec):
+    """The spec with defaults applied; ``SpecError`` names the first bad field."""
+    if not isinstance(spec, dict):
+        raise SpecError("spec: must be a mapping")
+    _check_keys(spec, DEFAULTS, "spec")
+    spec = _merge(DEFAULTS, spec)
+    _choice(spec["mode"], MODES, "mode")
+    _choice(spec["platform"], PLATFORMS, "platform")
+    _tenant(spec["tenant"], "tenant")
+    _choice(spec["log_level"], ("debug", "info", "warn", "error"), "log_level")
+    allowed = PIPELINES[spec["mode"]][spec["platform"]]
+    _check_keys(spec["pipelines"], allowed, "pipelines (%s mode on %s)" % (spec["mode"], spec["platform"]))
+    pipelines = {}
+    for name in allowed:
+        given = spec["pipelines"].get(name) or {}
+        if not isinstance(given, dict):
+            _fail("pipelines.%s" % name, "must be a mapping (use enabled: false to turn it off)")
+        pipelines[name] = _merge(PIPELINE_DEFAULTS[name], given)
+        _validate_pipeline(name, pipelines[name])
+    spec["pipelines"] = pipelines
+    # A file pipeline with no targets has nothing to read.
+    enabled = [name for name in allowed if pipelines[name]["enabled"] and (name != "files" or pipelines[name]["targets"])]
+    if spec["mode"] == "collector":
+        for name in enabled:
+            if not pipelines[name]["region"]:
+                _fail("pipelines.%s.region" % name, "is required (the AWS region to read from)")
+    _validate_endpoints(spec, enabled)
+    _validate_security(spec)
+    _validate_labels(spec)
+    if not isinstance(spec["extra_blocks"], list):
+        _fail("extra_blocks", "must be a list of blocks {name, label, body, blocks}")
+    spec["enabled"] = enabled
+    return spec
+
+
+# ---------------------------------------------------------------------------
+# Blocks
+
+
+def _block(name, label=None, body=None, blocks=None):
+    block = {"name": name, "body": body or {}}
+    if label is not None:
+        block["label"] = label
+    if blocks:
+        block["blocks"] = blocks
+    return block
+
+
+def _password(spec):
+    return expr('sys.env("%s")' % spec["basic_auth"]["password_env"])
+
+
+def _http_client_blocks(spec):
+    """basic_auth and tls_config blocks for prometheus.remote_write and loki.write endpoints."""
+    blocks = []
+    if spec["basic_auth"]:
+        blocks.append(_block("basic_auth", body={"username": spec["basic_auth"]["username"], "password": _password(spec)}))
+    if spec["tls"]:
+        blocks.append(_block("tls_config", body=dict((k, v) for k, v in sorted(spec["tls"].items()) if v not in (None, ""))))
+    return blocks
+
+
+def _tenant_of(spec, endpoint_name, override=None):
+    return override or spec["endpoints"][endpoint_name].get("tenant") or spec["tenant"]
+
+
+def remote_write(spec, label, tenant):
+    endpoint = _block("endpoint", body={"url": spec["endpoints"]["mimir"]["url"], "headers": {"X-Scope-OrgID": tenant}},
+                      blocks=_http_client_blocks(spec))
+    body = {"external_labels": spec["labels"]} if spec["labels"] else {}
+    return _block("prometheus.remote_write", label, body, [endpoint])
+
+
+def loki_write(spec, label, tenant):
+    endpoint = _block("endpoint", body={"url": spec["endpoints"]["loki"]["url"], "tenant_id": tenant},
+                      blocks=_http_client_blocks(spec))
+    body = {"external_labels": spec["labels"]} if spec["labels"] else {}
+    return _block("loki.write", label, body, [endpoint])
+
+
+def _scrape(label, targets, interval, forward):
+    return _block("prometheus.scrape", label, {
+        "targets": expr(targets), "forward_to": [expr(forward)], "scrape_interval": interval, "job_name": "integrations/%s" % label,
+    })
+
+
+def host_metrics(spec):
+    pipeline = spec["pipelines"]["host_metrics"]
+    return [
+        _block("prometheus.exporter.unix", "host", {"set_collectors": pipeline["collectors"]}),
+        _scrape("unix", "prometheus.exporter.unix.host.targets", pipeline["scrape_interval"], "prometheus.remote_write.mimir.receiver"),
+    ]
+
+
+def windows_metrics(spec):
+    pipeline = spec["pipelines"]["windows_metrics"]
+    return [
+        _block("prometheus.exporter.windows", "host", {"enabled_collectors": pipeline["collectors"]}),
+        _scrape("windows", "prometheus.exporter.windows.host.targets", pipeline["scrape_interval"], "prometheus.remote_write.mimir.receiver"),
+    ]
+
+
+def journal(spec):
+    rules = [
+        ("__journal__systemd_unit", "unit"), ("__journal__hostname", "hostname"),
+        ("__journal_priority_keyword", "level"), ("__journal_syslog_identifier", "syslog_identifier"),
+    ]
+    relabel = _block("loki.relabel", "journal", {"forward_to": []}, [
+        _block("rule", body={"source_labels": [source], "target_label": target}) for source, target in rules])
+    source = _block("loki.source.journal", "system", {
+        "forward_to": [expr("loki.write.loki.receiver")], "relabel_rules": expr("loki.relabel.journal.rules"),
+        "max_age": spec["pipelines"]["journal"]["max_age"], "labels": {"job": "systemd-journal"},
+    })
+    return [relabel, source]
+
+
+def files(spec):
+    out = []
+    for target in spec["pipelines"]["files"]["targets"]:
+        labels = dict((str(k), str(v)) for k, v in (target.get("labels") or {}).items())
+        labels.setdefault("job", target["name"])
+        path_targets = [dict({"__path__": path}, **labels) for path in target["paths"]]
+        out.append(_block("local.file_match", target["name"], {"path_targets": path_targets}))
+        out.append(_block("loki.source.file", target["name"], {
+            "targets": expr("local.file_match.%s.targets" % target["name"]), "forward_to": [expr("loki.write.loki.receiver")],
+        }))
+    return out
+
+
+def eventlog(spec):
+    return [
+        _block("loki.source.windowsevent", channel.lower(), {
+            "eventlog_name": channel, "use_incoming_timestamp": True,
+            "labels": {"job": "windows-eventlog", "channel": channel}, "forward_to": [expr("loki.write.loki.receiver")],
+        })
+        for channel in spec["pipelines"]["eventlog"]["channels"]
+    ]
+
+
+def otlp(spec):
+    pipeline, tempo = spec["pipelines"]["otlp"], spec["endpoints"]["tempo"]
+    receivers = [_block(kind, body={"endpoint": pipeline[kind + "_endpoint"]}) for kind in ("grpc", "http") if pipeline[kind + "_endpoint"]]
+    receivers.append(_block("output", body={"traces": [expr("otelcol.processor.batch.default.input")]}))
+    out = [
+        _block("otelcol.receiver.otlp", "apps", blocks=receivers),
+        _block("otelcol.processor.batch", "default", blocks=[
+            _block("output", body={"traces": [expr("otelcol.exporter.otlp.tempo.input")]})]),
+    ]
+    client = {"endpoint": tempo["endpoint"], "headers": {"X-Scope-OrgID": _tenant_of(spec, "tempo")}}
+    if spec["basic_auth"]:
+        out.append(_block("otelcol.auth.basic", "tempo", {"username": spec["basic_auth"]["username"], "password": _password(spec)}))
+        client["auth"] = expr("otelcol.auth.basic.tempo.handler")
+    tls = {"insecure": bool(tempo.get("insecure", False))}
+    for key in ("ca_file", "cert_file", "key_file", "insecure_skip_verify"):
+        if spec["tls"] and spec["tls"].get(key) not in (None, ""):
+            tls[key] = spec["tls"][key]
+    out.append(_block("otelcol.exporter.otlp", "tempo", blocks=[_block("client", body=client, blocks=[_block("tls", body=tls)])]))
+    return out
+
+
+def cloudwatch_metrics(spec):
+    pipeline = spec["pipelines"]["cloudwatch_metrics"]
+    discoveries = []
+    for namespace in pipeline["namespaces"] + pipeline["extra_namespaces"]:
+        period = namespace.get("period", pipeline["period"])
+        metrics = [_block("metric", body={"name": m["name"], "statistics": m["statistics"], "period": m.get("period", period)})
+                   for m in namespace["metrics"]]
+        body = {"type": namespace["namespace"], "regions": [pipeline["region"]]}
+        tags = namespace.get("search_tags") or pipeline["search_tags"]
+        if tags:
+            body["search_tags"] = dict((str(k), str(v)) for k, v in tags.items())
+        discoveries.append(_block("discovery", body=body, blocks=metrics))
+    return [
+        _block("prometheus.exporter.cloudwatch", "aws", {"sts_region": pipeline["region"]}, discoveries),
+        _scrape("cloudwatch", "prometheus.exporter.cloudwatch.aws.targets", pipeline["scrape_interval"],
+                "prometheus.remote_write.cloudwatch.receiver"),
+        remote_write(spec, "cloudwatch", _tenant_of(spec, "mimir", pipeline["tenant"])),
+    ]
+
+
+def cloudwatch_logs(spec):
+    pipeline = spec["pipelines"]["cloudwatch_logs"]
+    groups = [_block("named", body={"group_name": group}) for group in pipeline["log_groups"]]
+    return [
+        _block("otelcol.receiver.awscloudwatch", "logs", {"region": pipeline["region"]}, [
+            _block("logs", body={"poll_interval": pipeline["poll_interval"]}, blocks=[_block("groups", blocks=groups)]),
+            _block("output", body={"logs": [expr("otelcol.exporter.loki.cloudwatch.input")]}),
+        ]),
+        _block("otelcol.exporter.loki", "cloudwatch", {"forward_to": [expr("loki.write.cloudwatch.receiver")]}),
+        loki_write(spec, "cloudwatch", _tenant_of(spec, "loki", pipeline["tenant"])),
+    ]
+
+
+BUILDERS = {
+    "host_metrics": host_metrics, "windows_metrics": windows_metrics, "journal": journal, "files": files,
+    "eventlog": eventlog, "otlp": otlp, "cloudwatch_metrics": cloudwatch_metrics, "cloudwatch_logs": cloudwatch_logs,
+}
+
+
+def blocks(spec):
+    """The whole configuration for a validated spec, as block data."""
+    out = [_block("logging", body={"level": spec["log_level"], "format": "logfmt"})]
+    for name in spec["enabled"]:
+        out.extend(BUILDERS[name](spec))
+    if spec["mode"] == "agent":
+        if set(spec["enabled"]) & {"host_metrics", "windows_metrics"}:
+            out.append(remote_write(spec, "mimir", _tenant_of(spec, "mimir")))
+        if set(spec["enabled"]) & {"journal", "files", "eventlog"}:
+            out.append(loki_write(spec, "loki", _tenant_of(spec, "loki")))
+    return out + list(spec["extra_blocks"])
+
+
+def tenants(spec):
+    """Tenant of each write in the configuration, by destination."""
+    out = {}
+    if spec["mode"] == "agent":
+        if set(spec["enabled"]) & {"host_metrics", "windows_metrics"}:
+            out["mimir"] = _tenant_of(spec, "mimir")
+        if set(spec["enabled"]) & {"journal", "files", "eventlog"}:
+            out["loki"] = _tenant_of(spec, "loki")
+        if "otlp" in spec["enabled"]:
+            out["tempo"] = _tenant_of(spec, "tempo")
+    else:
+        if "cloudwatch_metrics" in spec["enabled"]:
+            out["mimir"] = _tenant_of(spec, "mimir", spec["pipelines"]["cloudwatch_metrics"]["tenant"])
+        if "cloudwatch_logs" in spec["enabled"]:
+            out["loki"] = _tenant_of(spec, "loki", spec["pipelines"]["cloudwatch_logs"]["tenant"])
+    return out
+
+
+def needs_experimental(spec):
+    """Whether the configuration uses experimental components (Alloy then needs --stability.level=experimental)."""
+    return "cloudwatch_logs" in spec["enabled"]
