@@ -27,6 +27,13 @@ def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path)
     cluster = aws_client("eks").describe_cluster(name="aws-rag-local")["cluster"]
     assert outputs["identity"]["oidc_issuer"] == cluster["identity"]["oidc"]["issuer"]
 
+    # The local fleet (podman systemd containers) runs Alloy: three agents and a collector.
+    fleet = json.loads((tmp_path / "alloy" / "fleet-summary.json").read_text())
+    assert sorted(fleet) == ["lgtm-alloy-1", "lgtm-alloy-2", "lgtm-alloy-3", "lgtm-alloy-collector-1"]
+    assert {host["status"] for host in fleet.values()} == {"ok"}
+    assert {host["service"] for host in fleet.values()} == {"active/enabled"}
+    assert fleet["lgtm-alloy-collector-1"]["tenants"] == {"mimir": "aws-rag-cloudwatch", "loki": "aws-rag-rds"}
+
 
 def test_site_check_mode_on_empty_account(run_playbook, aws_client, tmp_path):
     inventory = os.path.join(REPO_ROOT, "inventories", "local")

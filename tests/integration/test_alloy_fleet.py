@@ -1,0 +1,90 @@
+"""playbooks/alloy.yml on a small podman fleet: rolling batches, a failing and an unreachable host,
+failure tolerance, and the fleet summary file, read back from the hosts themselves."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+FLEET = os.path.join(REPO_ROOT, "scripts", "local-fleet")
+GOOD, BAD, GONE = "it-alloy-good", "it-alloy-bad", "it-alloy-gone"
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    if not shutil.which("podman"):
+        pytest.skip("needs podman (make deps installs it)")
+    subprocess.run([FLEET, "up", GOOD, BAD], check=True, cwd=REPO_ROOT, timeout=900)
+    subprocess.run([FLEET, "down", GONE], check=True, cwd=REPO_ROOT)
+    yield
+    subprocess.run([FLEET, "down", GOOD, BAD], check=False, cwd=REPO_ROOT)
+
+
+def inventory(tmp_path, **extra_vars):
+    podman = {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
+    data = {"all": {
+        "children": {
+            "aws_control": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}}},
+            # Inventory order is rollout order: the unreachable host goes first.
+            "alloy_linux": {"hosts": {GONE: None, GOOD: None, BAD: {
+                "alloy_config_override": 'prometheus.scrape "x" {\n\ttargets    = []\n\tforward_to = [prometheus.remote_write.nowhere.receiver]\n}\n'}},
+                "vars": podman},
+        },
+        "vars": dict({
+            "lgtm_output_dir": str(tmp_path / "out"),
+            "alloy_apt_repository_url": "file:/srv/lgtm-fleet/apt",
+            "alloy_apt_key_url": "file:///srv/lgtm-fleet/apt/gpg.key",
+            "alloy_mimir_url": "http://mimir.example.internal/api/v1/push",
+            "alloy_loki_url": "http://loki.example.internal/loki/api/v1/push",
+            "alloy_tempo_endpoint": "tempo.example.internal:4317",
+        }, **extra_vars),
+    }}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+def summary(tmp_path):
+    return json.loads((tmp_path / "out" / "alloy" / "fleet-summary.json").read_text())
+
+
+def on_host(host, *command):
+    return subprocess.run(["podman", "exec", host] + list(command), capture_output=True, text=True, check=False).stdout.strip()
+
+
+def test_rollout_goes_past_failing_and_unreachable_hosts_and_reports_each(fleet, run_playbook, tmp_path):
+    result = run_playbook(os.path.join(REPO_ROOT, "playbooks", "alloy.yml"), "-e", "alloy_batch_size=1", inventory=inventory(tmp_path))
+    assert result.rc != 0, "a run where hosts did not converge must fail"
+    report = summary(tmp_path)
+    assert report[GONE]["status"] == "unreachable"
+    assert report[BAD]["status"] == "failed"
+    assert "prometheus.remote_write.nowhere.receiver" in report[BAD]["error"]
+    good = report[GOOD]
+    assert good["status"] == "ok" and good["version"] == "v1.16.0" and good["service"] == "active/enabled" and good["changed"] is True
+    assert good["config_sha256"] == on_host(GOOD, "sha256sum", "/etc/alloy/config.alloy").split()[0]
+    assert good["tenants"] == {"mimir": "aws-rag-ec2", "loki": "aws-rag-ec2", "tempo": "aws-rag-ec2"}
+    # The rejected configuration never reached the failing host.
+    assert on_host(BAD, "sh", "-c", "test -e /etc/alloy/config.alloy && echo present") == ""
+    assert on_host(BAD, "systemctl", "is-active", "alloy") != "active"
+
+    again = run_playbook(os.path.join(REPO_ROOT, "playbooks", "alloy.yml"), "--limit", "%s,localhost" % GOOD, inventory=inventory(tmp_path))
+    assert again.rc == 0, again.stdout[-3000:]
+    assert again.stats[GOOD]["changed"] == 0
+    assert summary(tmp_path)[GOOD]["changed"] is False
+
+
+def test_rollout_stops_once_failures_exceed_the_tolerance(fleet, run_playbook, tmp_path):
+    result = run_playbook(os.path.join(REPO_ROOT, "playbooks", "alloy.yml"), "-e", "alloy_batch_size=1",
+                          inventory=inventory(tmp_path, alloy_max_fail_percentage=0))
+    assert result.rc != 0
+    report = summary(tmp_path)
+    assert report[GONE]["status"] == "unreachable"
+    assert report[GOOD]["status"] == "not run" and report[BAD]["status"] == "not run"
+    assert GOOD not in result.stats or result.stats[GOOD].get("changed", 0) == 0
