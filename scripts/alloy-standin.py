@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # TEST STAND-IN for the Grafana Alloy binary, built into local test packages by scripts/local-fleet.
 # It is not Alloy: it answers the CLI calls the lgtm.aws.alloy role and its tests make, so that
 # package, user, file and service handling are exercised for real on the local fleet.
