@@ -1,0 +1,511 @@
+# -*- coding: utf-8 -*-
+# Copyright: lgtm.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""LGTM on EKS from one spec: validation, the five Helm releases' values, the install plan.
+
+``validate(spec)`` fills in defaults and raises ``SpecError`` naming the field; ``values(spec)``
+returns ``{release: values}`` for loki, mimir, tempo, otel-collector and grafana (the enabled ones);
+``plan(spec)`` returns the releases with chart, repository, version, namespace and install order.
+The keys used are those the pinned chart versions read (tests/fixtures/charts/*.keys.yaml).
+"""
+
+import copy
+import re
+
+COMPONENTS = ("loki", "mimir", "tempo", "otel_collector", "grafana")
+GRAFANA_REPO = "https://grafana.github.io/helm-charts"
+RELEASES = {
+    # component: (release, chart, repository, version, install order: backends, then the collector, then Grafana)
+    "loki": ("loki", "loki", GRAFANA_REPO, "6.27.0", 1),
+    "mimir": ("mimir", "mimir-distributed", GRAFANA_REPO, "6.0.5", 1),
+    "tempo": ("tempo", "tempo-distributed", GRAFANA_REPO, "1.60.0", 1),
+    "otel_collector": ("otel-collector", "opentelemetry-collector", "https://open-telemetry.github.io/opentelemetry-helm-charts", "0.143.0", 2),
+    "grafana": ("grafana", "grafana", GRAFANA_REPO, "10.5.5", 3),
+}
+# Scalable targets per component, as each chart names them, with their default replicas.
+TARGETS = {
+    "loki": {"distributor": 1, "ingester": 1, "querier": 1, "queryFrontend": 1, "queryScheduler": 1, "indexGateway": 1, "compactor": 1,
+             "ruler": 1},
+    "mimir": {"distributor": 1, "ingester": 1, "querier": 1, "query_frontend": 1, "query_scheduler": 1, "store_gateway": 1,
+              "compactor": 1, "alertmanager": 1, "ruler": 1},
+    "tempo": {"distributor": 1, "ingester": 1, "querier": 1, "queryFrontend": 1, "compactor": 1, "metricsGenerator": 1},
+    "otel_collector": {"collector": 1},
+    "grafana": {"grafana": 1},
+}
+# Targets that keep data on a volume, per component: (values key of the volume block, style).
+VOLUMES = {
+    "loki": {"ingester": "claims", "indexGateway": "persistence", "compactor": "persistence", "ruler": "persistence"},
+    "mimir": {"ingester": "persistentVolume", "store_gateway": "persistentVolume", "compactor": "persistentVolume",
+              "alertmanager": "persistentVolume"},
+    "tempo": {"ingester": "persistence", "metricsGenerator": "persistence"},
+}
+BUCKETS = {"loki": ("loki",), "mimir": ("mimir_blocks", "mimir_alertmanager", "mimir_ruler"), "tempo": ("tempo",)}
+IRSA = ("loki", "mimir", "tempo")
+# Smallest retention each backend accepts: Loki's index period (24h) and retention must be a multiple of
+# it; Mimir's largest default compaction range is 24h; Tempo compacts in 1h windows.
+MIN_RETENTION_HOURS = {"logs": 24, "metrics": 24, "traces": 2}
+DURATION = re.compile(r"^([0-9]+)([hdw])$")
+TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
+K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
+CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$")
+SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+
+DEFAULTS = {
+    "cluster": {"name": None, "region": None},
+    "namespace": "monitoring",
+    "components": list(COMPONENTS),
+    "versions": {},
+    "buckets": {},
+    "irsa_roles": {},
+    "retention": {"logs": "365d", "metrics": "365d", "traces": "7d"},
+    "replicas": {},
+    "resources": {},
+    "storage_class": "gp3",
+    "volume_size": "10Gi",
+    "replication_factor": 1,
+    "zone_aware": False,
+    "tenancy": {"enabled": False, "tenant": ""},
+    "loki_chunks_cache_mb": 1024,
+    "ingress": {"enabled": True, "host": "", "scheme": "internal", "security_groups": [], "certificate_arn": ""},
+    "grafana_admin_secret": {"name": "grafana-admin", "user_key": "admin-user", "password_key": "admin-password"},
+    "sampling": {"errors": True, "latency_threshold_ms": 2000, "percentage": 10},
+}
+
+
+class SpecError(ValueError):
+    """A spec problem, naming the field."""
+
+
+def _fail(field, message):
+    raise SpecError("%s: %s" % (field, message))
+
+
+def _keys(value, allowed, field):
+    if not isinstance(value, dict):
+        _fail(field, "must be a mapping")
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        _fail(field, "unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(allowed))))
+
+
+def hours(value, field):
+    match = DURATION.match(str(value))
+    if not match:
+        _fail(field, "must be a duration in hours, days or weeks such as 168h, 7d or 52w (got %r)" % (value,))
+    return int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[match.group(2)]
+
+
+def _merge(defaults, given):
+    merged = copy.deepcopy(defaults)
+    for key, value in (given or {}).items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict) and key not in ("versions", "buckets", "irsa_roles", "replicas",
+                                                                                           "resources"):
+            merged[key] = dict(merged[key], **value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _validate_components(spec):
+    components = spec["components"]
+    if not isinstance(components, list) or not components:
+        _fail("components", "must list at least one of %s" % ", ".join(COMPONENTS))
+    for name in components:
+        if name not in COMPONENTS:
+            _fail("components", "unknown component %r; allowed: %s" % (name, ", ".join(COMPONENTS)))
+    _keys(spec["versions"], COMPONENTS, "versions")
+    for name, version in spec["versions"].items():
+        if not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$", str(version)):
+            _fail("versions.%s" % name, "must be a chart version such as 6.27.0 (got %r)" % (version,))
+
+
+def _validate_storage(spec):
+    enabled = spec["components"]
+    for component, keys in BUCKETS.items():
+        for key in keys:
+            if component in enabled and not spec["buckets"].get(key):
+                _fail("buckets.%s" % key, "is required because %s is enabled (take it from storage_outputs)" % component)
+    for component in IRSA:
+        if component not in enabled:
+            continue
+        role = spec["irsa_roles"].get(component) or {}
+        if not ROLE_ARN.match(str(role.get("arn", ""))):
+            _fail("irsa_roles.%s.arn" % component, "must be an IAM role ARN (take it from identity_outputs), got %r" % (role.get("arn"),))
+        if not K8S_NAME.match(str(role.get("service_account", component))):
+            _fail("irsa_roles.%s.service_account" % component, "must be a Kubernetes name")
+
+
+def _validate_scale(spec):
+    _keys(spec["replicas"], COMPONENTS, "replicas")
+    _keys(spec["resources"], COMPONENTS, "resources")
+    for component, targets in list(spec["replicas"].items()) + list(spec["resources"].items()):
+        _keys(targets, TARGETS[component], "replicas.%s" % component)
+    for component, targets in spec["replicas"].items():
+        for target, count in targets.items():
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                _fail("replicas.%s.%s" % (component, target), "must be a whole number of 1 or more (got %r)" % (count,))
+    for component, targets in spec["resources"].items():
+        for target, resources in targets.items():
+            _keys(resources, ("requests", "limits"), "resources.%s.%s" % (component, target))
+    rf = spec["replication_factor"]
+    if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
+        _fail("replication_factor", "must be a whole number of 1 or more (got %r)" % (rf,))
+    for component, target in (("loki", "ingester"), ("mimir", "ingester"), ("tempo", "ingester")):
+        if component in spec["components"] and replicas(spec, component, target) < rf:
+            _fail("replicas.%s.%s" % (component, target), "must be at least replication_factor (%d)" % rf)
+    if not isinstance(spec["loki_chunks_cache_mb"], int) or spec["loki_chunks_cache_mb"] < 64:
+        _fail("loki_chunks_cache_mb", "must be a whole number of MB, 64 or more (the chart's default is 8192)")
+
+
+def _validate_retention(spec):
+    _keys(spec["retention"], MIN_RETENTION_HOURS, "retention")
+    for signal, minimum in MIN_RETENTION_HOURS.items():
+        value = hours(spec["retention"][signal], "retention.%s" % signal)
+        if value < minimum:
+            _fail("retention.%s" % signal, "%dh is shorter than the compaction window (%dh)" % (value, minimum))
+        if signal == "logs" and value % 24:
+            _fail("retention.logs", "must be a multiple of Loki's 24h index period (got %dh)" % value)
+
+
+def _validate_access(spec):
+    tenancy = spec["tenancy"]
+    _keys(tenancy, ("enabled", "tenant"), "tenancy")
+    if tenancy["enabled"] and not tenancy.get("tenant"):
+        _fail("tenancy.tenant", "is required when tenancy is enabled (the tenant Grafana and the collector use, e.g. aws-rag-ec2)")
+    if tenancy["enabled"] and not TENANT.match(str(tenancy["tenant"])):
+        _fail("tenancy.tenant", "must be 1-150 letters, digits and !._*'()- (got %r)" % (tenancy["tenant"],))
+    ingress = spec["ingress"]
+    _keys(ingress, DEFAULTS["ingress"], "ingress")
+    if ingress["scheme"] not in ("internal", "internet-facing"):
+        _fail("ingress.scheme", "must be internal or internet-facing (got %r)" % (ingress["scheme"],))
+    if ingress["enabled"] and "grafana" in spec["components"] and not ingress["host"]:
+        _fail("ingress.host", "is required when the Grafana ingress is enabled")
+    for group in ingress["security_groups"]:
+        if not SG_ID.match(str(group)):
+            _fail("ingress.security_groups", "%r is not a security group ID (sg-...)" % (group,))
+    if ingress["certificate_arn"] and not CERT_ARN.match(ingress["certificate_arn"]):
+        _fail("ingress.certificate_arn", "must be an ACM certificate ARN (got %r)" % (ingress["certificate_arn"],))
+    sampling = spec["sampling"]
+    _keys(sampling, DEFAULTS["sampling"], "sampling")
+    if not 0 <= sampling["percentage"] <= 100:
+        _fail("sampling.percentage", "must be between 0 and 100")
+    if sampling["latency_threshold_ms"] < 1:
+        _fail("sampling.latency_threshold_ms", "must be 1 or more")
+
+
+def validate(spec):
+    """The spec with defaults applied; ``SpecError`` names the first bad field."""
+    if not isinstance(spec, dict):
+        raise SpecError("spec: must be a mapping")
+    _keys(spec, DEFAULTS, "spec")
+    spec = _merge(DEFAULTS, spec)
+    _keys(spec["cluster"], ("name", "region"), "cluster")
+    for key in ("name", "region"):
+        if not spec["cluster"].get(key):
+            _fail("cluster.%s" % key, "is required")
+    if not K8S_NAME.match(str(spec["namespace"])):
+        _fail("namespace", "must be a Kubernetes name (lower case letters, digits, -), got %r" % (spec["namespace"],))
+    _validate_components(spec)
+    _validate_storage(spec)
+    _validate_scale(spec)
+    _validate_retention(spec)
+    _validate_access(spec)
+    return spec
+
+
+# ---------------------------------------------------------------------------
+# Shared pieces
+
+
+def replicas(spec, component, target):
+    return spec["replicas"].get(component, {}).get(target, TARGETS[component][target])
+
+
+def _scaled(spec, component, target, extra=None):
+    """replicas and resources of one target, plus its volume's storage class and size."""
+    block = {"replicas": replicas(spec, component, target)}
+    resources = spec["resources"].get(component, {}).get(target)
+    if resources:
+        block["resources"] = resources
+    style = VOLUMES.get(component, {}).get(target)
+    if style == "claims":
+        block["persistence"] = {"enabled": True, "claims": [{"name": "data", "size": spec["volume_size"], "storageClass": spec["storage_class"]}]}
+    elif style == "persistence":
+        block["persistence"] = {"enabled": True, "size": spec["volume_size"], "storageClass": spec["storage_class"]}
+    elif style == "persistentVolume":
+        block["persistentVolume"] = {"size": spec["volume_size"], "storageClass": spec["storage_class"]}
+    block.update(extra or {})
+    return block
+
+
+def _service_account(spec, component):
+    role = spec["irsa_roles"][component]
+    return {"create": True, "name": role.get("service_account", component), "annotations": {"eks.amazonaws.com/role-arn": role["arn"]}}
+
+
+def _s3_endpoint(spec):
+    return "s3.%s.amazonaws.com" % spec["cluster"]["region"]
+
+
+def service_urls(spec):
+    """In-cluster addresses of each backend, as the charts name their services for these releases."""
+    namespace = spec["namespace"]
+    return {
+        "mimir_push": "http://mimir-distributor.%s.svc:8080/api/v1/push" % namespace,
+        "mimir_otlp": "http://mimir-distributor.%s.svc:8080/otlp" % namespace,
+        "mimir_query": "http://mimir-query-frontend.%s.svc:8080/prometheus" % namespace,
+        "loki_otlp": "http://loki-distributor.%s.svc:3100/otlp" % namespace,
+        "loki_query": "http://loki-query-frontend.%s.svc:3100" % namespace,
+        "tempo_otlp_grpc": "tempo-distributor.%s.svc:4317" % namespace,
+        "tempo_query": "http://tempo-query-frontend.%s.svc:3200" % namespace,
+    }
+
+
+def _tenant_headers(spec):
+    return {"X-Scope-OrgID": spec["tenancy"]["tenant"]} if spec["tenancy"]["enabled"] else {}
+
+
+# ---------------------------------------------------------------------------
+# Per chart
+
+
+def loki_values(spec):
+    bucket = spec["buckets"]["loki"]
+    retention = hours(spec["retention"]["logs"], "retention.logs")
+    values = {
+        "deploymentMode": "Distributed",
+        "loki": {
+            "auth_enabled": bool(spec["tenancy"]["enabled"]),
+            "commonConfig": {"replication_factor": spec["replication_factor"]},
+            "schemaConfig": {"configs": [{
+                "from": "2024-04-01", "store": "tsdb", "object_store": "s3", "schema": "v13",
+                "index": {"prefix": "loki_index_", "period": "24h"}}]},
+            "storage": {"type": "s3", "bucketNames": {"chunks": bucket, "ruler": bucket, "admin": bucket},
+                        "s3": {"region": spec["cluster"]["region"], "endpoint": _s3_endpoint(spec)}},
+            "limits_config": {"retention_period": "%dh" % retention, "allow_structured_metadata": True, "volume_enabled": True},
+            "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
+        },
+        "serviceAccount": _service_account(spec, "loki"),
+        # Distributed mode: the simple-scalable targets and the single binary run no pods.
+        "backend": {"replicas": 0}, "read": {"replicas": 0}, "write": {"replicas": 0}, "singleBinary": {"replicas": 0},
+        "chunksCache": {"enabled": True, "allocatedMemory": spec["loki_chunks_cache_mb"]},
+        "minio": {"enabled": False},
+        "lokiCanary": {"enabled": False},
+        "test": {"enabled": False},
+    }
+    for target in TARGETS["loki"]:
+        values[target] = _scaled(spec, "loki", target)
+    values["ingester"]["zoneAwareReplication"] = {"enabled": bool(spec["zone_aware"])}
+    values["ruler"]["enabled"] = True
+    return values
+
+
+def _s3(spec, bucket):
+    return {"backend": "s3", "s3": {"bucket_name": bucket}}
+
+
+def mimir_values(spec):
+    zone_aware = bool(spec["zone_aware"])
+    retention = hours(spec["retention"]["metrics"], "retention.metrics")
+    structured = {
+        "multitenancy_enabled": bool(spec["tenancy"]["enabled"]),
+        "common": {"storage": {"backend": "s3", "s3": {"endpoint": _s3_endpoint(spec), "region": spec["cluster"]["region"]}}},
+        "blocks_storage": _s3(spec, spec["buckets"]["mimir_blocks"]),
+        "alertmanager_storage": _s3(spec, spec["buckets"]["mimir_alertmanager"]),
+        "ruler_storage": _s3(spec, spec["buckets"]["mimir_ruler"]),
+        # Chart 6.0 turns Kafka-based ingest storage on; this stack uses the classic write path.
+        "ingest_storage": {"enabled": False},
+        "ingester": {"push_grpc_method_enabled": True,
+                     "ring": {"replication_factor": spec["replication_factor"], "zone_awareness_enabled": zone_aware}},
+        "store_gateway": {"sharding_ring": {"zone_awareness_enabled": zone_aware}},
+        "limits": {"compactor_blocks_retention_period": "%dh" % retention, "max_global_exemplars_per_user": 100000},
+    }
+    values = {
+        "mimir": {"structuredConfig": structured},
+        "serviceAccount": _service_account(spec, "mimir"),
+        # With MinIO on, Mimir is configured with its access keys and the IRSA role is not used.
+        "minio": {"enabled": False},
+        "kafka": {"enabled": False},
+        # The rollout-operator (and its webhooks) coordinates zone-aware rollouts; without zones it is not needed.
+        "rollout_operator": {"enabled": zone_aware},
+    }
+    for target in TARGETS["mimir"]:
+        values[target] = _scaled(spec, "mimir", target)
+    for target in ("ingester", "store_gateway"):
+        values[target]["zoneAwareReplication"] = {"enabled": zone_aware}
+    return values
+
+
+def tempo_values(spec):
+    urls = service_urls(spec)
+    retention = hours(spec["retention"]["traces"], "retention.traces")
+    remote_write = {"url": urls["mimir_push"], "send_exemplars": True}
+    if spec["tenancy"]["enabled"]:
+        remote_write["headers"] = _tenant_headers(spec)
+    values = {
+        "reportingEnabled": False,
+        "multitenancyEnabled": bool(spec["tenancy"]["enabled"]),
+        "storage": {"trace": {"backend": "s3", "s3": {
+            "bucket": spec["buckets"]["tempo"], "endpoint": _s3_endpoint(spec), "region": spec["cluster"]["region"]}}},
+        "traces": {"otlp": {"grpc": {"enabled": True}, "http": {"enabled": True}}},
+        "serviceAccount": _service_account(spec, "tempo"),
+        "metricsGenerator": {"enabled": True, "config": {
+            "storage": {"remote_write": [remote_write]},
+            "processor": {
+                "service_graphs": {"dimensions": ["service.namespace"]},
+                "span_metrics": {"dimensions": ["service.namespace", "http.method", "http.status_code"]},
+            }}},
+        "overrides": {"defaults": {"metrics_generator": {"processors": ["service-graphs", "span-metrics"]}}},
+        "minio": {"enabled": False},
+    }
+    for target in TARGETS["tempo"]:
+        values.setdefault(target, {}).update(_scaled(spec, "tempo", target))
+    values["ingester"]["config"] = {"replication_factor": spec["replication_factor"]}
+    values["ingester"]["zoneAwareReplication"] = {"enabled": bool(spec["zone_aware"])}
+    values["compactor"]["config"] = {"compaction": {"block_retention": "%dh" % retention}}
+    return values
+
+
+def collector_config(spec):
+    """The OpenTelemetry Collector pipelines: OTLP in; traces tail-sampled to Tempo, metrics to Mimir, logs to Loki."""
+    urls, headers, enabled = service_urls(spec), _tenant_headers(spec), spec["components"]
+    sampling = spec["sampling"]
+    policies = []
+    if sampling["errors"]:
+        policies.append({"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}})
+    policies.append({"name": "slow", "type": "latency", "latency": {"threshold_ms": sampling["latency_threshold_ms"]}})
+    policies.append({"name": "sample-rest", "type": "probabilistic", "probabilistic": {"sampling_percentage": sampling["percentage"]}})
+    exporters, pipelines = {}, {}
+    # Exporter names as contrib 0.143 knows them (0.144 renames otlp/otlphttp to otlp_grpc/otlp_http, keeping aliases).
+    if "tempo" in enabled:
+        exporters["otlp/tempo"] = dict({"endpoint": urls["tempo_otlp_grpc"], "tls": {"insecure": True}}, **({"headers": headers} if headers else {}))
+        pipelines["traces"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "tail_sampling", "batch"], "exporters": ["otlp/tempo"]}
+    if "mimir" in enabled:
+        exporters["otlphttp/mimir"] = dict({"endpoint": urls["mimir_otlp"]}, **({"headers": headers} if headers else {}))
+        pipelines["metrics"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": ["otlphttp/mimir"]}
+    if "loki" in enabled:
+        # The contrib `loki` exporter is gone from recent releases: Loki takes OTLP on /otlp.
+        exporters["otlphttp/loki"] = dict({"endpoint": urls["loki_otlp"]}, **({"headers": headers} if headers else {}))
+        pipelines["logs"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": ["otlphttp/loki"]}
+    return {
+        "receivers": {
+            "otlp": {"protocols": {"grpc": {"endpoint": "${env:MY_POD_IP}:4317"}, "http": {"endpoint": "${env:MY_POD_IP}:4318"}}},
+            # The chart's default receivers this pipeline does not use are removed (null deletes a default key).
+            "jaeger": None, "zipkin": None,
+        },
+        "processors": {"batch": {}, "tail_sampling": {"decision_wait": "10s", "policies": policies}},
+        "exporters": exporters,
+        "service": {"pipelines": pipelines},
+    }
+
+
+def collector_values(spec):
+    values = {
+        "mode": "deployment",
+        "image": {"repository": "otel/opentelemetry-collector-contrib"},
+        "command": {"name": "otelcol-contrib"},
+        "replicaCount": replicas(spec, "otel_collector", "collector"),
+        "config": collector_config(spec),
+        "ports": {name: {"enabled": False} for name in ("jaeger-compact", "jaeger-thrift", "jaeger-grpc", "zipkin")},
+    }
+    resources = spec["resources"].get("otel_collector", {}).get("collector")
+    if resources:
+        values["resources"] = resources
+    return values
+
+
+def datasources(spec):
+    """Grafana datasource provisioning (apiVersion 1) with logs <-> traces <-> metrics correlation."""
+    urls, enabled = service_urls(spec), spec["components"]
+    tenant = spec["tenancy"]["tenant"] if spec["tenancy"]["enabled"] else None
+
+    def source(name, kind, uid, url, json_data, default=False):
+        entry = {"name": name, "type": kind, "uid": uid, "url": url, "access": "proxy", "isDefault": default, "editable": False,
+                 "jsonData": json_data}
+        if tenant:
+            entry["jsonData"] = dict(json_data, httpHeaderName1="X-Scope-OrgID")
+            entry["secureJsonData"] = {"httpHeaderValue1": tenant}
+        return entry
+
+    out = []
+    if "mimir" in enabled:
+        mimir = {"httpMethod": "POST", "prometheusType": "Mimir"}
+        if "tempo" in enabled:
+            mimir["exemplarTraceIdDestinations"] = [{"name": "trace_id", "datasourceUid": "tempo"}]
+        out.append(source("Mimir", "prometheus", "mimir", urls["mimir_query"], mimir, default=True))
+    if "loki" in enabled:
+        loki = {"maxLines": 1000}
+        if "tempo" in enabled:
+            # "$$" keeps Grafana's provisioning from expanding ${__value.raw} as an environment variable.
+            loki["derivedFields"] = [{"name": "TraceID", "matcherRegex": "(?:trace_id|traceID|traceId)[\"=: ]+(\\w+)",
+                                      "url": "$${__value.raw}", "datasourceUid": "tempo", "urlDisplayLabel": "View trace"}]
+        out.append(source("Loki", "loki", "loki", urls["loki_query"], loki))
+    if "tempo" in enabled:
+        tempo = {"nodeGraph": {"enabled": True}}
+        if "loki" in enabled:
+            tempo["tracesToLogsV2"] = {"datasourceUid": "loki", "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
+                                       "filterByTraceID": True, "filterBySpanID": False,
+                                       "tags": [{"key": "service.name", "value": "service_name"}]}
+            tempo["lokiSearch"] = {"datasourceUid": "loki"}
+        if "mimir" in enabled:
+            tempo["tracesToMetrics"] = {"datasourceUid": "mimir", "spanStartTimeShift": "-5m", "spanEndTimeShift": "5m",
+                                        "tags": [{"key": "service.name", "value": "service"}],
+                                        "queries": [{"name": "Request rate", "query": "sum(rate(traces_spanmetrics_calls_total{$$__tags}[5m]))"},
+                                                    {"name": "Error rate", "query":
+                                                     "sum(rate(traces_spanmetrics_calls_total{$$__tags,status_code=\"STATUS_CODE_ERROR\"}[5m]))"}]}
+            tempo["serviceMap"] = {"datasourceUid": "mimir"}
+        out.append(source("Tempo", "tempo", "tempo", urls["tempo_query"], tempo))
+    return {"apiVersion": 1, "datasources": out}
+
+
+def grafana_values(spec):
+    secret, ingress = spec["grafana_admin_secret"], spec["ingress"]
+    values = {
+        "replicas": replicas(spec, "grafana", "grafana"),
+        # The admin password comes from an existing Secret; it never appears in values or logs.
+        "admin": {"existingSecret": secret["name"], "userKey": secret["user_key"], "passwordKey": secret["password_key"]},
+        "persistence": {"enabled": False},
+        "datasources": {"datasources.yaml": datasources(spec)},
+    }
+    resources = spec["resources"].get("grafana", {}).get("grafana")
+    if resources:
+        values["resources"] = resources
+    if ingress["enabled"]:
+        annotations = {
+            "alb.ingress.kubernetes.io/scheme": ingress["scheme"],
+            "alb.ingress.kubernetes.io/target-type": "ip",
+            "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS": 443}]' if ingress["certificate_arn"] else '[{"HTTP": 80}]',
+        }
+        if ingress["security_groups"]:
+            annotations["alb.ingress.kubernetes.io/security-groups"] = ",".join(ingress["security_groups"])
+        if ingress["certificate_arn"]:
+            annotations["alb.ingress.kubernetes.io/certificate-arn"] = ingress["certificate_arn"]
+            annotations["alb.ingress.kubernetes.io/ssl-redirect"] = "443"
+        values["ingress"] = {"enabled": True, "ingressClassName": "alb", "annotations": annotations, "hosts": [ingress["host"]],
+                             "path": "/", "pathType": "Prefix"}
+    else:
+        values["ingress"] = {"enabled": False}
+    return values
+
+
+BUILDERS = {"loki": loki_values, "mimir": mimir_values, "tempo": tempo_values, "otel_collector": collector_values, "grafana": grafana_values}
+
+
+def values(spec):
+    """``{release: values}`` for the enabled components of a validated spec."""
+    return dict((RELEASES[name][0], BUILDERS[name](spec)) for name in COMPONENTS if name in spec["components"])
+
+
+def plan(spec):
+    """The releases to install, in order, with what GitOps tools need to install them."""
+    releases = []
+    for name in COMPONENTS:
+        if name not in spec["components"]:
+            continue
+        release, chart, repository, version, order = RELEASES[name]
+        releases.append({"order": order, "component": name, "release": release, "chart": chart, "repository": repository,
+                         "version": str(spec["versions"].get(name, version)), "namespace": spec["namespace"],
+                         "values_file": "%s.values.yaml" % release})
+    releases.sort(key=lambda entry: entry["order"])
+    return {"cluster": spec["cluster"], "namespace": spec["namespace"], "releases": releases}
