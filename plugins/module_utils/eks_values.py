@@ -134,6 +134,9 @@ def _validate_storage(spec):
             _fail("irsa_roles.%s.arn" % component, "must be an IAM role ARN (take it from identity_outputs), got %r" % (role.get("arn"),))
         if not K8S_NAME.match(str(role.get("service_account", component))):
             _fail("irsa_roles.%s.service_account" % component, "must be a Kubernetes name")
+        if role.get("namespace", spec["namespace"]) != spec["namespace"]:
+            _fail("irsa_roles.%s.namespace" % component, "the role trusts service accounts in %r, but the releases go to namespace %r"
+                  % (role["namespace"], spec["namespace"]))
 
 
 def _validate_scale(spec):

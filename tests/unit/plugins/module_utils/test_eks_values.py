@@ -13,7 +13,8 @@ SPEC = {
     "cluster": {"name": "aws-rag-prod", "region": "ap-northeast-2"},
     "buckets": {"loki": "aws-rag-prod-loki", "mimir_blocks": "aws-rag-prod-mimir-blocks", "mimir_alertmanager": "aws-rag-prod-mimir-alertmanager",
                 "mimir_ruler": "aws-rag-prod-mimir-ruler", "tempo": "aws-rag-prod-tempo"},
-    "irsa_roles": dict((c, {"arn": "arn:aws:iam::%s:role/aws-rag-prod-%s-irsa" % (ACCOUNT, c), "service_account": c}) for c in ("loki", "mimir", "tempo")),
+    "irsa_roles": dict((c, {"arn": "arn:aws:iam::%s:role/aws-rag-prod-%s-irsa" % (ACCOUNT, c), "service_account": c, "namespace": "monitoring"})
+                       for c in ("loki", "mimir", "tempo")),
     "ingress": {"host": "grafana.internal.example.com", "security_groups": ["sg-0123456789abcdef0"],
                 "certificate_arn": "arn:aws:acm:ap-northeast-2:%s:certificate/0f1e2d3c-aaaa-bbbb-cccc-111122223333" % ACCOUNT},
 }
@@ -249,6 +250,7 @@ def without(path):
     (dict(SPEC, loki_chunks_cache_mb=8), "loki_chunks_cache_mb: must be a whole number of MB, 64 or more"),
     (dict(SPEC, sampling={"percentage": 120}), "sampling.percentage: must be between 0 and 100"),
     (dict(SPEC, surprise=True), "spec: unknown key(s) surprise"),
+    (dict(SPEC, namespace="observability"), "irsa_roles.loki.namespace: the role trusts service accounts in 'monitoring'"),
 ])
 def test_bad_specs_fail_naming_the_field(data, message):
     with pytest.raises(ev.SpecError) as error:
