@@ -96,11 +96,14 @@ def hours(value, field):
     return int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[match.group(2)]
 
 
+# Spec keys whose mappings are taken whole rather than merged over the defaults.
+WHOLE = ("versions", "buckets", "irsa_roles", "replicas", "resources")
+
+
 def _merge(defaults, given):
     merged = copy.deepcopy(defaults)
     for key, value in (given or {}).items():
-        if isinstance(merged.get(key), dict) and isinstance(value, dict) and key not in ("versions", "buckets", "irsa_roles", "replicas",
-                                                                                           "resources"):
+        if isinstance(merged.get(key), dict) and isinstance(value, dict) and key not in WHOLE:
             merged[key] = dict(merged[key], **value)
         else:
             merged[key] = value

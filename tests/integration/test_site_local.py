@@ -27,6 +27,12 @@ def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path)
     cluster = aws_client("eks").describe_cluster(name="aws-rag-local")["cluster"]
     assert outputs["identity"]["oidc_issuer"] == cluster["identity"]["oidc"]["issuer"]
 
+    # EKS: rendered only (no Kubernetes API here), for the cluster registered in the local AWS.
+    plan = (tmp_path / "eks" / "plan.yaml").read_text()
+    assert "cluster:\n  name: aws-rag-local" in plan
+    assert sorted(p.name for p in (tmp_path / "eks").iterdir()) == [
+        "grafana.values.yaml", "loki.values.yaml", "mimir.values.yaml", "otel-collector.values.yaml", "plan.yaml", "tempo.values.yaml"]
+
     # The local fleet (podman systemd containers) runs Alloy: three agents and a collector.
     fleet = json.loads((tmp_path / "alloy" / "fleet-summary.json").read_text())
     assert sorted(fleet) == ["lgtm-alloy-1", "lgtm-alloy-2", "lgtm-alloy-3", "lgtm-alloy-collector-1"]
