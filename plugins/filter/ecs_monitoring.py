@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: lgtm.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Prometheus, Alertmanager and Grafana on ECS Fargate: every configuration file from one spec."""
+
+import json
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.yaml import yaml_dump
+
+from ansible_collections.lgtm.aws.plugins.module_utils import ecs_monitoring
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return dict((str(k), _plain(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _yaml(data):
+    return yaml_dump(data, default_flow_style=False, sort_keys=False, width=200)
+
+
+def ecs_monitoring_files(spec):
+    """Relative path -> content of every file: prometheus.yml, rules/, tests/, alertmanager.yml, dashboards/, cost.json."""
+    try:
+        checked = ecs_monitoring.validate(_plain(spec))
+    except ecs_monitoring.SpecError as error:
+        raise AnsibleFilterError("ecs_monitoring_files: %s" % error)
+    files = {
+        "prometheus.yml": _yaml(ecs_monitoring.prometheus_config(checked)),
+        "rules/alerts.yml": _yaml(ecs_monitoring.alert_rules(checked)),
+        "tests/alerts.test.yml": _yaml(ecs_monitoring.rule_tests(checked)),
+        "alertmanager.yml": _yaml(ecs_monitoring.alertmanager_config(checked)),
+        "cost.json": json.dumps(ecs_monitoring.cost_estimate(checked), indent=2, sort_keys=True) + "\n",
+    }
+    aws_sd = ecs_monitoring.aws_ecs_scrape_configs(checked)
+    if aws_sd:
+        files["scrape_configs/aws-ecs.yml"] = _yaml(aws_sd)
+    for uid, dashboard in ecs_monitoring.dashboards(checked).items():
+        files["dashboards/%s.json" % uid] = json.dumps(dashboard, indent=2, sort_keys=True) + "\n"
+    return files
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"ecs_monitoring_files": ecs_monitoring_files}
