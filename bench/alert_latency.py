@@ -66,7 +66,8 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         seconds = measure(spec, workdir)
     label = "fast (1s intervals, for 5s)" if options.fast else "production (15s intervals, for 2m, group_wait 30s)"
-    print("%s: target death to Slack notification: %s" % (label, "%.1f s" % seconds if seconds is not None else "none within 600 s"))
+    figure = "none within 600 s" if seconds is None else "{:.1f} s".format(seconds)
+    print("%s: target death to Slack notification: %s" % (label, figure))
 
 
 if __name__ == "__main__":

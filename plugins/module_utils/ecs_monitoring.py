@@ -287,8 +287,10 @@ def rule_tests(spec):
     m = window(d["errors"])
     over, under = t["error_rate_percent"] + 1, t["error_rate_percent"] - 1
     case("HighErrorRate", d["errors"],
-         [counter("http_requests_total", {"service": "api", "status": "500"}, over, m), counter("http_requests_total", {"service": "api", "status": "200"}, 100 - over, m)],
-         [counter("http_requests_total", {"service": "web", "status": "500"}, under, m), counter("http_requests_total", {"service": "web", "status": "200"}, 100 - under, m)],
+         [counter("http_requests_total", {"service": "api", "status": "500"}, over, m),
+          counter("http_requests_total", {"service": "api", "status": "200"}, 100 - over, m)],
+         [counter("http_requests_total", {"service": "web", "status": "500"}, under, m),
+          counter("http_requests_total", {"service": "web", "status": "200"}, 100 - under, m)],
          {"severity": "critical", "service": "api"})
     m = window(d["latency"])
     slow, fast = t["p95_latency_seconds"] * 1.5, t["p95_latency_seconds"] * 0.5

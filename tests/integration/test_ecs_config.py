@@ -2,7 +2,6 @@
 
 import http.server
 import json
-import os
 import shutil
 import socket
 import subprocess
