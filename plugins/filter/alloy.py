@@ -5,18 +5,8 @@
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import plain as _plain
 from ansible_collections.lgtm.aws.plugins.module_utils import alloy_pipelines, alloy_syntax
-
-
-def _plain(value):
-    """Ansible hands filters its own str/dict/list subclasses; give the writer plain ones."""
-    if isinstance(value, dict):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def to_alloy(blocks):

@@ -8,17 +8,8 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.yaml import yaml_dump
 
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import plain as _plain
 from ansible_collections.lgtm.aws.plugins.module_utils import ecs_monitoring
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return dict((str(k), _plain(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
-    return value
 
 
 def _yaml(data):

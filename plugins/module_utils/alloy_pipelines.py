@@ -13,6 +13,8 @@ import copy
 import re
 
 from ansible_collections.lgtm.aws.plugins.module_utils.alloy_syntax import IDENT, expr
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import check_keys as _check_keys, fail as _fail
 
 MODES = ("agent", "collector")
 PLATFORMS = ("linux", "windows")
@@ -93,22 +95,6 @@ PIPELINE_DEFAULTS = {
                            "period": "5m", "namespaces": DEFAULT_CLOUDWATCH_NAMESPACES, "extra_namespaces": [], "search_tags": {}},
     "cloudwatch_logs": {"enabled": False, "tenant": "aws-rag-rds", "region": None, "poll_interval": "1m", "log_groups": []},
 }
-
-
-class SpecError(ValueError):
-    """A spec problem, naming the field."""
-
-
-def _fail(field, message):
-    raise SpecError("%s: %s" % (field, message))
-
-
-def _check_keys(value, allowed, field):
-    if not isinstance(value, dict):
-        _fail(field, "must be a mapping, got %s" % type(value).__name__)
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        _fail(field, "unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(allowed))))
 
 
 def _duration(value, field):

@@ -13,6 +13,10 @@ import copy
 import ipaddress
 import re
 
+# SpecError is part of this module's API: callers catch it from here.
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import check_keys as _keys, fail as _fail
+
 # Fargate's valid task sizes: CPU units -> allowed memory in MiB.
 FARGATE_SIZES = {
     256: [512, 1024, 2048],
@@ -53,22 +57,6 @@ DEFAULTS = {
     "efs_storage_gb": 20,
     "logs_gb_month": 10,
 }
-
-
-class SpecError(ValueError):
-    """A spec problem, naming the field."""
-
-
-def _fail(field, message):
-    raise SpecError("%s: %s" % (field, message))
-
-
-def _keys(value, allowed, field):
-    if not isinstance(value, dict):
-        _fail(field, "must be a mapping")
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        _fail(field, "unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(allowed))))
 
 
 def _duration(value, field):

@@ -12,6 +12,10 @@ The keys used are those the pinned chart versions read (tests/fixtures/charts/*.
 import copy
 import re
 
+# SpecError is part of this module's API: callers catch it from here.
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import check_keys as _keys, fail as _fail
+
 COMPONENTS = ("loki", "mimir", "tempo", "otel_collector", "grafana")
 GRAFANA_REPO = "https://grafana.github.io/helm-charts"
 RELEASES = {
@@ -71,22 +75,6 @@ DEFAULTS = {
     "grafana_admin_secret": {"name": "grafana-admin", "user_key": "admin-user", "password_key": "admin-password"},
     "sampling": {"errors": True, "latency_threshold_ms": 2000, "percentage": 10},
 }
-
-
-class SpecError(ValueError):
-    """A spec problem, naming the field."""
-
-
-def _fail(field, message):
-    raise SpecError("%s: %s" % (field, message))
-
-
-def _keys(value, allowed, field):
-    if not isinstance(value, dict):
-        _fail(field, "must be a mapping")
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        _fail(field, "unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(allowed))))
 
 
 def hours(value, field):

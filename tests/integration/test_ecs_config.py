@@ -156,44 +156,54 @@ def start(cmd, log):
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
 
-@pytest.mark.skipif(not shutil.which("prometheus") or not shutil.which("prometheus-alertmanager"),
-                    reason="needs Debian's prometheus and prometheus-alertmanager servers (make deps)")
-def test_service_down_reaches_slack(tmp_path):
-    spec = dict(SPEC, scrape_interval="1s", evaluation_interval="1s", alertmanager_group_wait="1s", durations={"down": "5s"})
+def death_to_notification(spec, workdir, timeout=60):
+    """Run Prometheus and Alertmanager on the generated files, stop the target once it is scraped, and
+    return (seconds until the Slack stand-in got a post or None, the first post, the servers' log path)."""
     target, slack = Target(), SlackStandIn()
-    root, prom_port, am_port = local_stack(tmp_path, spec, target, slack)
-    log = open(tmp_path / "servers.log", "w")
+    root, prom_port, am_port = local_stack(workdir, spec, target, slack)
+    log_path = workdir / "servers.log"
+    log = open(log_path, "w")
     processes = [
-        start(["prometheus-alertmanager", "--config.file", str(root / "alertmanager.yml"), "--storage.path", str(tmp_path / "am"),
+        start(["prometheus-alertmanager", "--config.file", str(root / "alertmanager.yml"), "--storage.path", str(workdir / "am"),
                "--web.listen-address", "127.0.0.1:%d" % am_port, "--cluster.listen-address=", "--log.level=warn"], log),
-        start(["prometheus", "--config.file", str(root / "prometheus.yml"), "--storage.tsdb.path", str(tmp_path / "tsdb"),
+        start(["prometheus", "--config.file", str(root / "prometheus.yml"), "--storage.tsdb.path", str(workdir / "tsdb"),
                "--web.listen-address", "127.0.0.1:%d" % prom_port, "--log.level=warn"], log),
     ]
     try:
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                up = json.load(urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?query=up" % prom_port, timeout=2))
-                if up["data"]["result"] and up["data"]["result"][0]["value"][1] == "1":
-                    break
-            except OSError:
-                pass
+        while time.monotonic() < deadline and not scraped(prom_port):
             time.sleep(0.5)
-        else:
-            pytest.fail("Prometheus never scraped the target; see %s" % (tmp_path / "servers.log"))
+        if time.monotonic() >= deadline:
+            return None, None, log_path
         target.stop()
         died = time.monotonic()
-        deadline = died + 60
-        while time.monotonic() < deadline and not slack.messages:
+        while time.monotonic() < died + timeout and not slack.messages:
             time.sleep(0.2)
-        assert slack.messages, "no notification within 60 s of the target's death"
-        when, message = slack.messages[0]
-        text = json.dumps(message)
-        assert "ServiceDown" in text and "Service api-1 is down" in text and "#alerts-critical" in text
-        print("target death to Slack: %.1f s" % (when - died))
+        if not slack.messages:
+            return None, None, log_path
+        return slack.messages[0][0] - died, slack.messages[0][1], log_path
     finally:
         for process in processes:
             process.terminate()
         for process in processes:
             process.wait(timeout=20)
         log.close()
+
+
+def scraped(port):
+    try:
+        up = json.load(urllib.request.urlopen("http://127.0.0.1:%d/api/v1/query?query=up" % port, timeout=2))
+    except OSError:
+        return False
+    return bool(up["data"]["result"]) and up["data"]["result"][0]["value"][1] == "1"
+
+
+@pytest.mark.skipif(not shutil.which("prometheus") or not shutil.which("prometheus-alertmanager"),
+                    reason="needs Debian's prometheus and prometheus-alertmanager servers (make deps)")
+def test_service_down_reaches_slack(tmp_path):
+    spec = dict(SPEC, scrape_interval="1s", evaluation_interval="1s", alertmanager_group_wait="1s", durations={"down": "5s"})
+    seconds, message, log = death_to_notification(spec, tmp_path)
+    assert seconds is not None, "no notification within 60 s of the target's death; see %s" % log
+    text = json.dumps(message)
+    assert "ServiceDown" in text and "Service api-1 is down" in text and "#alerts-critical" in text
+    print("target death to Slack: %.1f s" % seconds)
