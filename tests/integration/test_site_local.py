@@ -46,6 +46,7 @@ def test_site_check_mode_on_empty_account(run_playbook, aws_client, tmp_path):
     result = run_playbook(os.path.join(REPO_ROOT, "site.yml"), "--check", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=inventory)
     assert result.rc == 0, result.stdout[-3000:]
     assert result.total("changed") > 0, "check mode reports what it would do"
+    assert not (tmp_path / "ecs").exists(), "check mode writes no ECS files (they are still checked with promtool/amtool)"
     # Only the local fixtures (what a real account already has) exist; nothing site.yml manages was created.
     assert aws_client("eks").list_clusters()["clusters"] == ["aws-rag-local"]
     assert aws_client("s3").list_buckets()["Buckets"] == []
