@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.yaml import yaml_dump
 
 from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import plain as _plain
-from ansible_collections.lgtm.aws.plugins.module_utils import ecs_monitoring
+from ansible_collections.lgtm.aws.plugins.module_utils import ecs_aws, ecs_monitoring
 
 
 def _yaml(data):
@@ -28,7 +28,10 @@ def ecs_monitoring_files(spec):
         "tests/alerts.test.yml": _yaml(ecs_monitoring.rule_tests(checked)),
         "alertmanager.yml": _yaml(ecs_monitoring.alertmanager_config(checked)),
         "cost.json": json.dumps(ecs_monitoring.cost_estimate(checked), indent=2, sort_keys=True) + "\n",
+        "cloudwatch-exporter.yml": _yaml(ecs_monitoring.cloudwatch_exporter_config(checked)),
     }
+    for path, content in ecs_monitoring.grafana_provisioning(checked).items():
+        files[path] = _yaml(content)
     aws_sd = ecs_monitoring.aws_ecs_scrape_configs(checked)
     if aws_sd:
         files["scrape_configs/aws-ecs.yml"] = _yaml(aws_sd)
@@ -37,6 +40,16 @@ def ecs_monitoring_files(spec):
     return files
 
 
+def ecs_monitoring_aws(spec, files, refs=None):
+    """The AWS resources of the design as data: names, security groups, SSM parameters carrying ``files``,
+    services; with ``refs`` (account_id, region, execution_role_arn, task_roles, efs) also task definitions."""
+    try:
+        checked = ecs_monitoring.validate(_plain(spec))
+        return ecs_aws.plan(checked, _plain(files), _plain(refs) if refs else None)
+    except ecs_monitoring.SpecError as error:
+        raise AnsibleFilterError("ecs_monitoring_aws: %s" % error)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"ecs_monitoring_files": ecs_monitoring_files}
+        return {"ecs_monitoring_files": ecs_monitoring_files, "ecs_monitoring_aws": ecs_monitoring_aws}

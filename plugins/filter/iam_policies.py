@@ -123,7 +123,11 @@ def _ecs_roles(spec):
         "inline_policies": {},
         "tags": _tags(spec, "ecs-task-execution"),
     }
-    secrets = docs.secret_read_policy(spec.get("secret_arns") or [])
+    secret_arns = list(spec.get("secret_arns") or [])
+    if spec.get("ecs_config_parameter_path"):
+        # The rendered configuration the ecs_monitoring role delivers as SSM parameters under this path.
+        secret_arns.append("arn:%s:ssm:*:%s:parameter%s/*" % (partition, spec.get("account_id") or "*", spec["ecs_config_parameter_path"].rstrip("/")))
+    secrets = docs.secret_read_policy(secret_arns)
     if secrets:
         execution["inline_policies"]["read-secrets"] = secrets
     policies = {

@@ -50,13 +50,32 @@ DEFAULTS = {
               "cloudwatch_exporter": {"cpu": 256, "memory": 512}, "alertmanager": {"cpu": 256, "memory": 512}},
     "thresholds": {"cpu_percent": 80, "memory_percent": 85, "disk_percent": 85, "error_rate_percent": 5, "p95_latency_seconds": 1.0},
     "durations": {"cpu": "5m", "memory": "5m", "disk": "10m", "down": "2m", "scrape": "5m", "errors": "5m", "latency": "5m"},
-    "slack": {"routes": {"critical": "#alerts-critical", "warning": "#alerts-warning"}, "webhook_url_file": "/etc/alertmanager/secrets/slack-webhook-url"},
+    "slack": {"routes": {"critical": "#alerts-critical", "warning": "#alerts-warning"}, "webhook_url_file": "/etc/alertmanager/secrets/slack-webhook-url",
+              "webhook_secret_arn": ""},
     "alertmanager_group_wait": "30s",
     "allowed_cidrs": [],
     "certificate_arn": "",
     "efs_storage_gb": 20,
     "logs_gb_month": 10,
+    # The AWS side (module_utils/ecs_aws.py); docs/ecs.md describes every key.
+    "name_prefix": "lgtm",
+    "container_insights": "enabled",
+    "log_retention_days": 30,
+    "images": {"prometheus": "", "grafana": "grafana/grafana:11.5.2", "cloudwatch_exporter": "prom/cloudwatch-exporter:v0.16.0",
+               "alertmanager": "prom/alertmanager:v0.28.1"},
+    "network": {"vpc_id": "", "private_subnets": [], "public_subnets": []},
+    "dns": {"zone": "", "record": "grafana", "private_zone": False},
+    "grafana": {"admin_user": "admin", "admin_secret_arn": "", "database_url_secret_arn": "",
+                "oauth": {"provider": "none", "name": "", "client_id": "", "client_secret_arn": "", "cognito_domain": "",
+                          "auth_url": "", "token_url": "", "api_url": "", "scopes": "openid profile email", "groups_claim": "",
+                          "role_mapping": {"Admin": [], "Editor": []}}},
+    "cloudwatch_exporter": {"metrics": []},
 }
+CONTAINER_INSIGHTS = ("enabled", "disabled", "enhanced")
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+OAUTH_PROVIDERS = ("none", "cognito", "generic")
+SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+)$")
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
 
 
 def _duration(value, field):
@@ -110,15 +129,7 @@ def validate(spec):
     if not isinstance(spec, dict):
         raise SpecError("spec: must be a mapping")
     _keys(spec, DEFAULTS, "spec")
-    merged = copy.deepcopy(DEFAULTS)
-    for key, value in spec.items():
-        if isinstance(merged.get(key), dict) and isinstance(value, dict) and key != "tasks":
-            merged[key] = dict(merged[key], **value)
-        elif key == "tasks":
-            merged[key] = dict(merged[key], **value)
-        else:
-            merged[key] = value
-    spec = merged
+    spec = _merged(DEFAULTS, spec)
     for key in ("scrape_interval", "evaluation_interval", "retention", "alertmanager_group_wait"):
         _duration(spec[key], key)
     _validate_services(spec)
@@ -133,7 +144,74 @@ def validate(spec):
         _fail("certificate_arn", "must be an ACM certificate ARN (got %r)" % (spec["certificate_arn"],))
     if spec["remote_write"]["enabled"] and not str(spec["remote_write"]["url"]).startswith(("http://", "https://")):
         _fail("remote_write.url", "is required when remote_write is enabled (Mimir's /api/v1/push)")
+    _validate_aws_settings(spec)
     return spec
+
+
+def _merged(defaults, given):
+    """``given`` over ``defaults``, mapping by mapping (a task's size, role_mapping and lists are taken whole)."""
+    merged = copy.deepcopy(defaults)
+    for key, value in given.items():
+        if key == "tasks" and isinstance(value, dict):
+            merged[key] = dict(merged[key], **value)
+        elif isinstance(merged.get(key), dict) and isinstance(value, dict) and key != "role_mapping":
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _choice(value, allowed, field):
+    if value not in allowed:
+        _fail(field, "%r is not one of %s" % (value, ", ".join(str(a) for a in allowed)))
+
+
+def _secret_arn(value, field, required=False):
+    if not value and not required:
+        return
+    if not isinstance(value, str) or not SECRET_ARN.match(value):
+        _fail(field, "must be a Secrets Manager secret ARN or an SSM parameter ARN (got %r)" % (value,))
+
+
+def _validate_aws_settings(spec):
+    """The AWS-side keys that can be checked without knowing whether AWS resources are managed."""
+    if not NAME.match(str(spec["name_prefix"])):
+        _fail("name_prefix", "must be a lower-case DNS label (got %r)" % (spec["name_prefix"],))
+    _choice(spec["container_insights"], CONTAINER_INSIGHTS, "container_insights")
+    _choice(spec["log_retention_days"], LOG_RETENTION_DAYS, "log_retention_days")
+    _keys(spec["images"], TASKS, "images")
+    _keys(spec["network"], DEFAULTS["network"], "network")
+    _keys(spec["dns"], DEFAULTS["dns"], "dns")
+    if spec["dns"]["zone"] and not DOMAIN.match(str(spec["dns"]["zone"])):
+        _fail("dns.zone", "must be a DNS domain such as example.com (got %r)" % (spec["dns"]["zone"],))
+    if not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", str(spec["dns"]["record"])):
+        _fail("dns.record", "must be one DNS label such as grafana (got %r)" % (spec["dns"]["record"],))
+    grafana = spec["grafana"]
+    _keys(grafana, DEFAULTS["grafana"], "grafana")
+    _secret_arn(grafana["admin_secret_arn"], "grafana.admin_secret_arn")
+    _secret_arn(grafana["database_url_secret_arn"], "grafana.database_url_secret_arn")
+    oauth = grafana["oauth"]
+    _keys(oauth, DEFAULTS["grafana"]["oauth"], "grafana.oauth")
+    _choice(oauth["provider"], OAUTH_PROVIDERS, "grafana.oauth.provider")
+    _keys(oauth["role_mapping"], ("Admin", "Editor"), "grafana.oauth.role_mapping")
+    if oauth["provider"] != "none":
+        if not oauth["client_id"]:
+            _fail("grafana.oauth.client_id", "is required with provider %s" % oauth["provider"])
+        _secret_arn(oauth["client_secret_arn"], "grafana.oauth.client_secret_arn", required=True)
+    if oauth["provider"] == "cognito" and not DOMAIN.match(str(oauth["cognito_domain"])):
+        _fail("grafana.oauth.cognito_domain", "must be the user pool's domain such as auth.example.com or "
+              "my-pool.auth.ap-northeast-2.amazoncognito.com (got %r)" % (oauth["cognito_domain"],))
+    if oauth["provider"] == "generic":
+        for key in ("auth_url", "token_url", "api_url"):
+            if not str(oauth[key]).startswith("https://"):
+                _fail("grafana.oauth.%s" % key, "must be an https:// URL with provider generic (got %r)" % (oauth[key],))
+    _secret_arn(spec["slack"].get("webhook_secret_arn", ""), "slack.webhook_secret_arn")
+    _keys(spec["cloudwatch_exporter"], DEFAULTS["cloudwatch_exporter"], "cloudwatch_exporter")
+    for index, metric in enumerate(spec["cloudwatch_exporter"]["metrics"]):
+        where = "cloudwatch_exporter.metrics[%d]" % index
+        _keys(metric, ("aws_namespace", "aws_metric_name", "aws_dimensions", "aws_statistics"), where)
+        if not metric.get("aws_namespace") or not metric.get("aws_metric_name"):
+            _fail(where, "needs aws_namespace and aws_metric_name")
 
 
 # ---------------------------------------------------------------------------
@@ -311,6 +389,48 @@ def alertmanager_config(spec):
         "inhibit_rules": [{"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["alertname", "service"]}],
         "receivers": receivers,
     }
+
+
+# ---------------------------------------------------------------------------
+# Grafana provisioning and the CloudWatch exporter
+
+GRAFANA_DASHBOARDS_DIR = "/tmp/grafana/dashboards"
+
+
+def grafana_provisioning(spec):
+    """Provisioning files: Prometheus (default, uid prometheus, as the dashboards expect) and Alertmanager through
+    Cloud Map; dashboards from files. Grafana keeps no state on EFS: everything it shows comes from these files."""
+    datasources = {"apiVersion": 1, "datasources": [
+        {"name": "Prometheus", "type": "prometheus", "uid": "prometheus", "access": "proxy", "isDefault": True, "editable": False,
+         "url": "http://%s:9090" % _dns(spec, "prometheus"),
+         "jsonData": {"timeInterval": spec["scrape_interval"], "httpMethod": "POST"}},
+        {"name": "Alertmanager", "type": "alertmanager", "uid": "alertmanager", "access": "proxy", "editable": False,
+         "url": "http://%s:9093" % _dns(spec, "alertmanager"),
+         "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}},
+    ]}
+    providers = {"apiVersion": 1, "providers": [
+        {"name": "lgtm-ecs", "folder": "ECS monitoring", "type": "file", "disableDeletion": True, "allowUiUpdates": False,
+         "updateIntervalSeconds": 60, "options": {"path": GRAFANA_DASHBOARDS_DIR}}]}
+    return {"grafana/provisioning/datasources/lgtm.yml": datasources, "grafana/provisioning/dashboards/lgtm.yml": providers}
+
+
+def cloudwatch_exporter_config(spec):
+    """prom/cloudwatch-exporter's config.yml: ECS CPU/memory per service, ALB latency, requests and 5xx (seed 004),
+    then what the spec lists. The Prometheus names it produces are in METRICS_PRODUCED."""
+    ecs = ["ClusterName", "ServiceName"]
+    metrics = [
+        {"aws_namespace": "AWS/ECS", "aws_metric_name": "CPUUtilization", "aws_dimensions": ecs, "aws_statistics": ["Average"]},
+        {"aws_namespace": "AWS/ECS", "aws_metric_name": "MemoryUtilization", "aws_dimensions": ecs, "aws_statistics": ["Average"]},
+        {"aws_namespace": "AWS/ApplicationELB", "aws_metric_name": "TargetResponseTime", "aws_dimensions": ["LoadBalancer", "TargetGroup"],
+         "aws_statistics": ["Average"]},
+        {"aws_namespace": "AWS/ApplicationELB", "aws_metric_name": "RequestCount", "aws_dimensions": ["LoadBalancer", "TargetGroup"],
+         "aws_statistics": ["Sum"]},
+        {"aws_namespace": "AWS/ApplicationELB", "aws_metric_name": "HTTPCode_Target_5XX_Count", "aws_dimensions": ["LoadBalancer", "TargetGroup"],
+         "aws_statistics": ["Sum"]},
+    ]
+    for metric in spec["cloudwatch_exporter"]["metrics"]:
+        metrics.append(dict({"aws_statistics": ["Average"]}, **metric))
+    return {"region": spec["region"], "period_seconds": 60, "delay_seconds": 120, "metrics": metrics}
 
 
 # ---------------------------------------------------------------------------

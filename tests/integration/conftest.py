@@ -115,6 +115,15 @@ class PlaybookResult:
     def total(self, key):
         return sum(host.get(key, 0) for host in self.stats.values())
 
+    def changed_tasks(self):
+        """Names of the tasks that reported a change, for assertion messages."""
+        names = []
+        for play in json.loads(self.stdout).get("plays", []):
+            for task in play.get("tasks", []):
+                if any(result.get("changed") for result in task.get("hosts", {}).values()):
+                    names.append(task["task"]["name"])
+        return names
+
     def failed_messages(self):
         messages = []
         for play in json.loads(self.stdout).get("plays", []):
