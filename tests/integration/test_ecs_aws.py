@@ -54,7 +54,7 @@ def check_network(aws_client):
     assert _ingress(sg["cloudwatch-exporter"]) == {(9106, gid["prometheus"])}
     assert _ingress(sg["efs"]) == {(2049, gid["prometheus"])}
     for group in sg.values():
-        assert (None, "0.0.0.0/0") not in _ingress(group) and all(cidr != "0.0.0.0/0" for _, cidr in _ingress(group))
+        assert (None, "0.0.0.0/0") not in _ingress(group) and all(pair[1] != "0.0.0.0/0" for pair in _ingress(group))
 
 
 def check_cluster_logs_and_efs(aws_client):

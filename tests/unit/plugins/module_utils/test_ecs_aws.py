@@ -33,9 +33,9 @@ def merged(base, changes):
     return result
 
 
-def plan(refs=REFS, **changes):
+def plan(refs="default", **changes):
     raw = merged(BASE_SPEC, changes)
-    return ecs_aws.plan(em.validate(raw), ecs_monitoring_files(raw), refs)
+    return ecs_aws.plan(em.validate(raw), ecs_monitoring_files(raw), REFS if refs == "default" else refs)
 
 
 def test_security_groups_admit_only_the_design_paths_in_creation_order():
