@@ -24,6 +24,29 @@ def test_ecs_converges_as_designed(run_playbook, aws_client, tmp_path):
     check_cluster_logs_and_efs(aws_client)
     check_task_definitions_services_and_configuration(tmp_path, aws_client)
     check_alb_dns_and_cloud_map(aws_client)
+    check_teardown_keeps_the_data_unless_asked(run_playbook, args, aws_client)
+
+
+def check_teardown_keeps_the_data_unless_asked(run_playbook, args, aws_client):
+    absent = run_playbook(SITE, *args, "-e", "ecs_monitoring_state=absent", inventory=INVENTORY)
+    assert absent.rc == 0, absent.failed_messages()
+    ecs, elb, efs = aws_client("ecs"), aws_client("elbv2"), aws_client("efs")
+    assert [c["status"] for c in ecs.describe_clusters(clusters=[BASE + "-monitoring"])["clusters"]] in ([], ["INACTIVE"])
+    assert elb.describe_load_balancers()["LoadBalancers"] == [] and elb.describe_target_groups()["TargetGroups"] == []
+    assert aws_client("servicediscovery").list_namespaces()["Namespaces"] == []
+    assert aws_client("ssm").describe_parameters()["Parameters"] == []
+    kept = [f["Name"] for f in efs.describe_file_systems()["FileSystems"]]
+    assert kept == [BASE + "-prometheus"], "Prometheus's data stays unless ecs_monitoring_delete_data"
+    assert len(aws_client("logs").describe_log_groups(logGroupNamePrefix="/ecs/" + BASE)["logGroups"]) == 4
+    remaining = {g["GroupName"] for g in aws_client("ec2").describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith(BASE + "-ecs-")}
+    assert remaining == {BASE + "-ecs-efs", BASE + "-ecs-prometheus"}
+    again = run_playbook(SITE, *args, "-e", "ecs_monitoring_state=absent", inventory=INVENTORY)
+    assert again.rc == 0 and again.total("changed") == 0, again.changed_tasks()
+
+    purge = run_playbook(SITE, *args, "-e", "ecs_monitoring_state=absent", "-e", "ecs_monitoring_delete_data=true", inventory=INVENTORY)
+    assert purge.rc == 0, purge.failed_messages()
+    assert efs.describe_file_systems()["FileSystems"] == []
+    assert aws_client("logs").describe_log_groups(logGroupNamePrefix="/ecs/" + BASE)["logGroups"] == []
 
 
 def _groups(ec2):
