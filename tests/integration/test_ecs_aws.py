@@ -20,6 +20,8 @@ def test_ecs_converges_as_designed(run_playbook, aws_client, tmp_path):
     second = run_playbook(SITE, *args, inventory=INVENTORY)
     assert second.rc == 0, second.failed_messages()
     assert second.total("changed") == 0, "a second run changes nothing, but: %s" % second.changed_tasks()
+    check = run_playbook(SITE, *args, "--check", inventory=INVENTORY)
+    assert check.rc == 0 and check.total("changed") == 0, "--check on the converged account: %s" % check.changed_tasks()
     check_network(aws_client)
     check_cluster_logs_and_efs(aws_client)
     check_task_definitions_services_and_configuration(tmp_path, aws_client)
