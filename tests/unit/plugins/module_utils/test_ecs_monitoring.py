@@ -36,6 +36,20 @@ def test_rules_follow_the_spec_thresholds():
     assert set(rules) == {"HighCPUUsage", "HighMemoryUsage", "ServiceDown", "TargetScrapeFailing", "DiskSpaceLow", "HighErrorRate", "HighP95Latency"}
 
 
+def seconds(duration):
+    return int(duration[:-1]) * {"s": 1, "m": 60}[duration[-1]]
+
+
+def test_default_service_down_path_fits_the_seeds_two_minute_bar():
+    """Worst case from death to the Slack post: the rule's `for`, a scrape and an evaluation missed, the group wait."""
+    defaults = spec()
+    rule = dict((r["alert"], r) for r in em.alert_rules(defaults)["groups"][0]["rules"])["ServiceDown"]
+    route = em.alertmanager_config(defaults)["route"]
+    budget = (seconds(rule["for"]) + seconds(defaults["scrape_interval"]) + seconds(defaults["evaluation_interval"])
+              + seconds(route["group_wait"]))
+    assert budget < 120, "default ServiceDown path takes up to %d s; the seed's bar is under 2 minutes" % budget
+
+
 def test_alertmanager_routes_by_severity_and_groups_by_alertname_and_service():
     config = em.alertmanager_config(spec())
     assert config["route"]["group_by"] == ["alertname", "service"]
