@@ -62,7 +62,7 @@ unit:
 	$(BIN)/pytest -q tests/unit
 
 integration:
-	$(BIN)/pytest -q tests/integration
+	$(BIN)/pytest -q --durations=10 tests/integration
 
 molecule:
 	scripts/molecule-all

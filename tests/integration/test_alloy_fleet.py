@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 
 import pytest
 import yaml
@@ -44,6 +45,7 @@ def inventory(tmp_path, **extra_vars):
             "alloy_mimir_url": "http://mimir.example.internal/api/v1/push",
             "alloy_loki_url": "http://loki.example.internal/loki/api/v1/push",
             "alloy_tempo_endpoint": "tempo.example.internal:4317",
+            "alloy_connect_timeout": 5,
         }, **extra_vars),
     }}
     path = tmp_path / "hosts.yml"
@@ -88,3 +90,18 @@ def test_rollout_stops_once_failures_exceed_the_tolerance(fleet, run_playbook, t
     assert report[GONE]["status"] == "unreachable"
     assert report[GOOD]["status"] == "not run" and report[BAD]["status"] == "not run"
     assert GOOD not in result.stats or result.stats[GOOD].get("changed", 0) == 0
+
+
+def test_a_host_that_answers_late_is_waited_for(fleet, run_playbook, tmp_path):
+    """A host still booting when the rollout reaches it is given alloy_connect_timeout seconds."""
+    subprocess.run(["podman", "stop", "-t", "5", GOOD], check=True, capture_output=True)
+    starter = threading.Timer(10, subprocess.run, args=(["podman", "start", GOOD],), kwargs={"check": False})
+    starter.start()
+    try:
+        result = run_playbook(os.path.join(REPO_ROOT, "playbooks", "alloy.yml"), "--limit", "%s,localhost" % GOOD,
+                              inventory=inventory(tmp_path, alloy_connect_timeout=120))
+    finally:
+        starter.join()
+    assert result.rc == 0, json.dumps(summary(tmp_path), indent=1)
+    assert summary(tmp_path)[GOOD]["status"] == "ok"
+    assert on_host(GOOD, "systemctl", "is-active", "alloy") == "active"

@@ -10,14 +10,21 @@ from conftest import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
+def explain(result, out_dir):
+    """What a failed run says: the fleet summary (per-host errors) when there is one, then the output's tail."""
+    summary = out_dir / "alloy" / "fleet-summary.json"
+    hosts = summary.read_text() if summary.exists() else "(no fleet summary)"
+    return "fleet summary: %s\n%s" % (hosts, result.stdout[-2000:])
+
+
 def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path):
     inventory = os.path.join(REPO_ROOT, "inventories", "local")
     args = ("-e", "lgtm_output_dir=%s" % tmp_path)
     first = run_playbook(os.path.join(REPO_ROOT, "site.yml"), *args, inventory=inventory)
-    assert first.rc == 0, first.stdout[-3000:]
+    assert first.rc == 0, explain(first, tmp_path)
     assert first.total("changed") > 0
     second = run_playbook(os.path.join(REPO_ROOT, "site.yml"), *args, inventory=inventory)
-    assert second.rc == 0, second.stdout[-3000:]
+    assert second.rc == 0, explain(second, tmp_path)
     assert second.total("changed") == 0
 
     outputs = json.loads((tmp_path / "storage-identity.json").read_text())
@@ -44,7 +51,7 @@ def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path)
 def test_site_check_mode_on_empty_account(run_playbook, aws_client, tmp_path):
     inventory = os.path.join(REPO_ROOT, "inventories", "local")
     result = run_playbook(os.path.join(REPO_ROOT, "site.yml"), "--check", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=inventory)
-    assert result.rc == 0, result.stdout[-3000:]
+    assert result.rc == 0, explain(result, tmp_path)
     assert result.total("changed") > 0, "check mode reports what it would do"
     assert not (tmp_path / "ecs").exists(), "check mode writes no ECS files (they are still checked with promtool/amtool)"
     # Only the local fixtures (what a real account already has) exist; nothing site.yml manages was created.
