@@ -61,8 +61,10 @@ sanity:
 unit:
 	$(BIN)/pytest -q tests/unit
 
+# Two workers, one test file each at a time (each worker starts its own moto_server).
+INTEGRATION_WORKERS ?= 2
 integration:
-	$(BIN)/pytest -q --durations=10 tests/integration
+	$(BIN)/pytest -q -n $(INTEGRATION_WORKERS) --dist loadfile --durations=10 tests/integration
 
 molecule:
 	scripts/molecule-all
