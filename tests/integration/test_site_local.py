@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 
 import pytest
 
@@ -10,11 +11,29 @@ from conftest import REPO_ROOT
 pytestmark = pytest.mark.integration
 
 
+def podman_view(host):
+    """What podman and the container itself say about a fleet host that Ansible could not reach."""
+    def run(*argv):
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+        return "rc=%d %s" % (proc.returncode, (proc.stdout + proc.stderr).strip()[-300:])
+    state = run("podman", "inspect", "-f", "{{.State.Status}} pid={{.State.Pid}} conmon={{.State.ConmonPid}}", host)
+    return "%s: inspect %s; exec %s" % (host, state, run("podman", "exec", host, "true"))
+
+
 def explain(result, out_dir):
-    """What a failed run says: the fleet summary (per-host errors) when there is one, then the output's tail."""
+    """What a failed run says: podman's view of unreachable hosts, the fleet summary, then the output's tail."""
     summary = out_dir / "alloy" / "fleet-summary.json"
-    hosts = summary.read_text() if summary.exists() else "(no fleet summary)"
-    return "fleet summary: %s\n%s" % (hosts, result.stdout[-2000:])
+    if not summary.exists():
+        return "(no fleet summary)\n%s" % result.stdout[-2000:]
+    fleet = json.loads(summary.read_text())
+    unreachable = [podman_view(host) for host, report in sorted(fleet.items()) if report["status"] == "unreachable"]
+    if unreachable:
+        info = subprocess.run(["podman", "info", "--format", "podman {{.Version.Version}}, cgroups {{.Host.CgroupsVersion}} "
+                               "{{.Host.CgroupManager}}, {{.Store.GraphDriverName}}, {{.Host.OCIRuntime.Name}}"],
+                              capture_output=True, text=True, check=False, timeout=60)
+        unreachable.insert(0, info.stdout.strip() + info.stderr.strip()[-200:])
+    brief = {host: {"status": report["status"], "error": report.get("error", "")[:300]} for host, report in fleet.items()}
+    return "%s\nfleet summary: %s\n%s" % ("\n".join(unreachable), json.dumps(brief, indent=1), result.stdout[-1500:])
 
 
 def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path):
