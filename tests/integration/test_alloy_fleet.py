@@ -105,3 +105,17 @@ def test_a_host_that_answers_late_is_waited_for(fleet, run_playbook, tmp_path):
     assert result.rc == 0, json.dumps(summary(tmp_path), indent=1)
     assert summary(tmp_path)[GOOD]["status"] == "ok"
     assert on_host(GOOD, "systemctl", "is-active", "alloy") == "active"
+
+
+def test_a_host_whose_processes_are_gone_is_started_anew(fleet, run_playbook, tmp_path):
+    """podman still records the host as running, but its conmon and init were killed (as when the session that
+    started them ends): every exec fails. The local fleet play starts it anew before handing it over."""
+    pids = subprocess.run(["podman", "inspect", "-f", "{{.State.ConmonPid}} {{.State.Pid}}", BAD],
+                          capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["kill", "-9"] + pids, check=True)
+    assert subprocess.run(["podman", "exec", BAD, "true"], capture_output=True, check=False).returncode != 0
+    hosts = inventory(tmp_path, lgtm_local_fleet=True)
+    result = run_playbook(os.path.join(REPO_ROOT, "playbooks", "local_fleet.yml"), "--limit", BAD, inventory=hosts)
+    assert result.rc == 0, result.stdout[-3000:]
+    assert result.stats[BAD]["rescued"] == 1
+    assert on_host(BAD, "systemctl", "is-system-running") in ("running", "degraded")
