@@ -54,6 +54,7 @@ test: deps lint sanity unit integration molecule
 lint:
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production
+	$(BIN)/antsibull-changelog lint
 
 sanity:
 	scripts/sanity
