@@ -34,7 +34,8 @@ def test_artifact_carries_the_collection_and_nothing_local(artifact):
     assert "meta/runtime.yml" in names
     assert any(n.startswith("plugins/modules/") for n in names)
     assert any(n.startswith("roles/storage/") for n in names)
-    for local_only in (".venv/", ".collections/", ".cache/", "out/", ".ci/"):
+    assert "CHANGELOG.rst" in names
+    for local_only in (".venv/", ".collections/", ".cache/", "out/", ".ci/", ".ansible/", "bench/results/", "tests/output/"):
         assert not any(n.startswith(local_only) for n in names), local_only
 
 
