@@ -5,8 +5,9 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import plain as _plain
-from ansible_collections.lgtm.aws.plugins.module_utils import alloy_pipelines, alloy_syntax
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import plain as _plain
+from ansible_collections.lgtm.aws.plugins.module_utils import alloy_syntax
+from ansible_collections.lgtm.aws.plugins.plugin_utils import alloy_pipelines
 
 
 def to_alloy(blocks):

@@ -8,8 +8,8 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.yaml import yaml_dump
 
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import plain as _plain
-from ansible_collections.lgtm.aws.plugins.module_utils import ecs_aws, ecs_monitoring
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import plain as _plain
+from ansible_collections.lgtm.aws.plugins.plugin_utils import ecs_aws, ecs_monitoring
 
 
 def _yaml(data):

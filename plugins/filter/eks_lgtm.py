@@ -5,8 +5,8 @@
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import plain as _plain
-from ansible_collections.lgtm.aws.plugins.module_utils import eks_values
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import plain as _plain
+from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values
 
 
 def _checked(spec, name):

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.lgtm.aws.plugins.filter.ecs_monitoring import ecs_monitoring_files
-from ansible_collections.lgtm.aws.plugins.module_utils import ecs_monitoring as em
+from ansible_collections.lgtm.aws.plugins.plugin_utils import ecs_monitoring as em
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("promtool") or not shutil.which("amtool"),

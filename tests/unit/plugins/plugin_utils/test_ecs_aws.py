@@ -4,7 +4,7 @@ import copy
 import pytest
 
 from ansible_collections.lgtm.aws.plugins.filter.ecs_monitoring import ecs_monitoring_files
-from ansible_collections.lgtm.aws.plugins.module_utils import ecs_aws, ecs_monitoring as em
+from ansible_collections.lgtm.aws.plugins.plugin_utils import ecs_aws, ecs_monitoring as em
 
 ACCOUNT = "123456789012"
 ADMIN = "arn:aws:secretsmanager:ap-northeast-2:%s:secret:grafana-admin-AbCdEf" % ACCOUNT

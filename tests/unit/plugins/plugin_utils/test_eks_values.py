@@ -5,7 +5,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.lgtm.aws.plugins.module_utils import eks_values as ev
+from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values as ev
 
 CHARTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "charts")
 ACCOUNT = "123456789012"

@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from ansible_collections.lgtm.aws.plugins.module_utils import alloy_pipelines as ap
+from ansible_collections.lgtm.aws.plugins.plugin_utils import alloy_pipelines as ap
 from ansible_collections.lgtm.aws.plugins.module_utils.alloy_syntax import check, parse, write
 
 ENDPOINTS = {

@@ -13,8 +13,8 @@ import copy
 import re
 
 from ansible_collections.lgtm.aws.plugins.module_utils.alloy_syntax import IDENT, expr
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import check_keys as _check_keys, fail as _fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import check_keys as _check_keys, fail as _fail
 
 MODES = ("agent", "collector")
 PLATFORMS = ("linux", "windows")

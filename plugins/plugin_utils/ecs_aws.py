@@ -15,8 +15,8 @@ changed file is a new task definition revision and a rolling restart of that ser
 import hashlib
 import re
 
-from ansible_collections.lgtm.aws.plugins.module_utils.ecs_monitoring import GRAFANA_DASHBOARDS_DIR, TASKS
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import fail as _fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils.ecs_monitoring import GRAFANA_DASHBOARDS_DIR, TASKS
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import fail as _fail
 
 PORTS = {"prometheus": 9090, "grafana": 3000, "alertmanager": 9093, "cloudwatch_exporter": 9106}
 SSM_STANDARD_BYTES = 4096

@@ -1,7 +1,7 @@
 """ECS monitoring configuration from one spec: validation, discovery, routing, dashboards, cost."""
 import pytest
 
-from ansible_collections.lgtm.aws.plugins.module_utils import ecs_monitoring as em
+from ansible_collections.lgtm.aws.plugins.plugin_utils import ecs_monitoring as em
 
 SERVICES = [{"name": n} for n in ("atlantis", "api-1", "api-2", "worker", "web")]
 

@@ -13,8 +13,8 @@ import copy
 import re
 
 # SpecError is part of this module's API: callers catch it from here.
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.lgtm.aws.plugins.module_utils.spec_checks import check_keys as _keys, fail as _fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import check_keys as _keys, fail as _fail
 
 COMPONENTS = ("loki", "mimir", "tempo", "otel_collector", "grafana")
 GRAFANA_REPO = "https://grafana.github.io/helm-charts"
