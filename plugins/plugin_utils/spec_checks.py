@@ -1,24 +1,92 @@
 # -*- coding: utf-8 -*-
 # Copyright: lgtm.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Checks shared by the spec validators: errors that name the field and what is allowed."""
+"""Checks shared by the spec validators: every error of an input at once, each naming its field.
+
+A validator runs its independent checks inside ``Problems.section()``; a ``SpecError`` raised in a section
+is recorded and the next section runs. ``Problems.raise_if_any()`` then raises one ``SpecError`` listing them
+all. ``merge`` is the one rule by which a spec is laid over its defaults.
+"""
+
+import copy
+import difflib
+from contextlib import contextmanager
 
 
 class SpecError(ValueError):
-    """A spec problem, naming the field."""
+    """One or more spec problems, each ``(field, message)``."""
+
+    def __init__(self, problems):
+        if isinstance(problems, str):
+            problems = [("", problems)]
+        self.problems = list(problems)
+        super(SpecError, self).__init__("\n".join(format_problem(f, m) for f, m in self.problems))
+
+    def renamed(self, name_of):
+        """The same problems with every field passed through ``name_of`` (spec key -> the user's variable)."""
+        return SpecError([(name_of(field), message) for field, message in self.problems])
+
+
+def format_problem(field, message):
+    return "%s: %s" % (field, message) if field else message
 
 
 def fail(field, message):
-    raise SpecError("%s: %s" % (field, message))
+    raise SpecError([(field, message)])
+
+
+def closest(name, known):
+    """' (did you mean X?)' for the known name closest to ``name``, or ''."""
+    match = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
+    return " (did you mean %s?)" % match[0] if match else ""
+
+
+def unknown_key_problems(value, allowed, field):
+    """One problem per key of ``value`` not in ``allowed``, with the closest allowed key."""
+    return [(field, "unknown key %s%s; allowed: %s" % (key, closest(key, allowed), ", ".join(sorted(str(a) for a in allowed))))
+            for key in sorted(set(value) - set(allowed), key=str)]
 
 
 def check_keys(value, allowed, field):
-    """``value`` must be a mapping whose keys are all in ``allowed``."""
+    """``value`` must be a mapping whose keys are all in ``allowed`` (every unknown key is reported)."""
     if not isinstance(value, dict):
         fail(field, "must be a mapping, got %s" % type(value).__name__)
-    unknown = sorted(set(value) - set(allowed))
-    if unknown:
-        fail(field, "unknown key(s) %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(allowed))))
+    problems = unknown_key_problems(value, allowed, field)
+    if problems:
+        raise SpecError(problems)
+
+
+class Problems(object):
+    """Collects the problems of independent checks, so one run reports them all."""
+
+    def __init__(self):
+        self.problems = []
+
+    def add(self, field, message):
+        self.problems.append((field, message))
+
+    @contextmanager
+    def section(self):
+        try:
+            yield
+        except SpecError as error:
+            self.problems.extend(error.problems)
+
+    def raise_if_any(self):
+        if self.problems:
+            raise SpecError(self.problems)
+
+
+def merge(defaults, given):
+    """``given`` laid over ``defaults``: mappings merge key by key, at every depth; anything else (a list,
+    a scalar, a mapping over a non-mapping) replaces the default whole. The one merge rule of every spec."""
+    merged = copy.deepcopy(defaults)
+    for key, value in (given or {}).items():
+        if isinstance(merged.get(key), dict) and isinstance(value, dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def plain(value):

@@ -113,13 +113,13 @@ def test_user_blocks_are_appended_and_checked_with_the_rest():
     ({"mode": "daemon"}, "mode: must be one of agent, collector"),
     ({"platform": "macos"}, "platform: must be one of linux, windows"),
     ({"tenant": "bad tenant"}, "tenant: must be a tenant ID"),
-    ({"pipelines": {"eventlog": {}}}, "pipelines (agent mode on linux): unknown key(s) eventlog; allowed: files, host_metrics, journal, otlp"),
+    ({"pipelines": {"eventlog": {}}}, "pipelines (agent mode on linux): unknown key eventlog; allowed: files, host_metrics, journal, otlp"),
     ({"pipelines": {"journal": {"enabled": "yes"}}}, "pipelines.journal.enabled: must be true or false"),
     ({"pipelines": {"host_metrics": {"scrape_interval": "soon"}}}, "pipelines.host_metrics.scrape_interval: must be a duration"),
     ({"pipelines": {"otlp": {"grpc_endpoint": "4317"}}}, "pipelines.otlp.grpc_endpoint: must be host:port"),
     ({"endpoints": {"mimir": {"url": "mimir:9009"}}}, "endpoints.mimir.url: must be an URL"),
     ({"endpoints": {"mimir": ENDPOINTS["mimir"]}}, "endpoints.loki: is required because pipeline(s) journal are enabled"),
-    ({"basic_auth": {"password": "x"}}, "basic_auth: unknown key(s) password; allowed: password_env, username"),
+    ({"basic_auth": {"password": "x"}}, "basic_auth: unknown key password (did you mean password_env?); allowed: password_env, username"),
     ({"tls": {"cert_file": "/c.pem"}}, "tls: cert_file and key_file go together"),
     ({"labels": {"__meta": "x"}}, "labels.__meta: is not a valid label name"),
     ({"pipelines": {"files": {"targets": [{"name": "a-b", "paths": ["/x"]}]}}}, "pipelines.files.targets[0].name: must be an identifier"),
@@ -130,7 +130,7 @@ def test_user_blocks_are_appended_and_checked_with_the_rest():
      "pipelines.cloudwatch_metrics.namespaces[4].metrics[0].statistics: must be one of Average"),
     ({"mode": "collector", "pipelines": {"cloudwatch_metrics": {"region": "r"}, "cloudwatch_logs": {"enabled": True, "region": "r"}}},
      "pipelines.cloudwatch_logs.log_groups: must list at least one log group"),
-    ({"surprise": 1}, "spec: unknown key(s) surprise"),
+    ({"surprise": 1}, "spec: unknown key surprise"),
 ])
 def test_bad_specs_name_the_field(spec, message):
     spec.setdefault("endpoints", copy.deepcopy(ENDPOINTS))

@@ -89,7 +89,7 @@ def test_cost_matches_the_seed_for_the_seed_sizes():
     ({"allowed_cidrs": ["10.0.0.0/33"]}, "allowed_cidrs: '10.0.0.0/33' is not a CIDR"),
     ({"allowed_cidrs": ["office"]}, "allowed_cidrs: 'office' is not a CIDR"),
     ({"certificate_arn": "arn:aws:iam::123456789012:server-certificate/x"}, "certificate_arn: must be an ACM certificate ARN"),
-    ({"slack": {"routes": {"info": "#x"}}}, "slack.routes: unknown key(s) info; allowed: critical, warning"),
+    ({"slack": {"routes": {"info": "#x"}}}, "slack.routes: unknown key info; allowed: critical, warning"),
     ({"slack": {"routes": {"critical": "alerts"}}}, "slack.routes.critical: must be a Slack channel"),
     ({"thresholds": {"cpu_percent": -1}}, "thresholds.cpu_percent: must be a positive number"),
     ({"durations": {"down": "soon"}}, "durations.down: must be a Prometheus duration"),

@@ -232,7 +232,7 @@ def without(path):
 @pytest.mark.parametrize("data, message", [
     (dict(SPEC, components=["loki", "prometheus"]), "components: unknown component 'prometheus'; allowed: loki, mimir, tempo, otel_collector, grafana"),
     (dict(SPEC, replicas={"loki": {"querier": 0}}), "replicas.loki.querier: must be a whole number of 1 or more"),
-    (dict(SPEC, replicas={"loki": {"ingestor": 2}}), "replicas.loki: unknown key(s) ingestor"),
+    (dict(SPEC, replicas={"loki": {"ingestor": 2}}), "replicas.loki: unknown key ingestor"),
     (dict(SPEC, retention={"traces": "1h"}), "retention.traces: 1h is shorter than the compaction window (2h)"),
     (dict(SPEC, retention={"logs": "12h"}), "retention.logs: 12h is shorter than the compaction window (24h)"),
     (dict(SPEC, retention={"logs": "36h"}), "retention.logs: must be a multiple of Loki's 24h index period"),
@@ -249,7 +249,7 @@ def without(path):
     (dict(SPEC, ingress={"host": ""}), "ingress.host: is required when the Grafana ingress is enabled"),
     (dict(SPEC, loki_chunks_cache_mb=8), "loki_chunks_cache_mb: must be a whole number of MB, 64 or more"),
     (dict(SPEC, sampling={"percentage": 120}), "sampling.percentage: must be between 0 and 100"),
-    (dict(SPEC, surprise=True), "spec: unknown key(s) surprise"),
+    (dict(SPEC, surprise=True), "spec: unknown key surprise"),
     (dict(SPEC, namespace="observability"), "irsa_roles.loki.namespace: the role trusts service accounts in 'monitoring'"),
 ])
 def test_bad_specs_fail_naming_the_field(data, message):
