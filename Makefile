@@ -28,10 +28,11 @@ system-deps:
 	@scripts/install-system-deps
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+# requirements-dev.txt pins the development tools and includes requirements.txt (the collection's own).
+$(VENV)/.installed: requirements-dev.txt requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $@
 
 link:
