@@ -1,0 +1,260 @@
+"""galaxy.yml declares every collection the shipped collection uses, and only those.
+
+What ships and runs for a user (roles/, playbooks/, site.yml, plugins/, inventories/, meta/) is scanned for
+other collections' names: modules and roles by FQCN, filters/tests/lookups inside Jinja
+(``map('community.general.dict_kv', ...)``), connection and inventory plugins (``ansible_connection:
+containers.podman.podman``), action groups (``amazon.aws.aws``), ``ansible_collections.X.Y`` imports and
+documentation fragments. Prose (comments, descriptions, task names, module EXAMPLES) is not a use.
+molecule/, tests/, scripts/ and bench/ are development only: the ``ansible`` package in
+requirements-dev.txt brings what they use.
+"""
+
+import ast
+import json
+import os
+import re
+import sys
+
+import pytest
+import yaml
+from ansible.galaxy.dependency_resolution.versioning import meets_requirements
+from packaging.requirements import Requirement
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SELF = "lgtm.aws"
+SHIPPED = ("roles", "playbooks", "plugins", "inventories", "meta", "site.yml")
+DEV_ONLY = ("molecule", "tests", "scripts", "bench", "docs", "changelogs")
+NOT_A_COLLECTION = {"ansible.builtin", "ansible.legacy", SELF}
+PROSE_KEYS = {"description", "short_description", "notes", "seealso", "author", "name"}
+ROLE_KEYS = {"include_role", "import_role", "ansible.builtin.include_role", "ansible.builtin.import_role"}
+FQCN = re.compile(r"(?<![\w./-])([a-z][a-z0-9_]*)\.([a-z][a-z0-9_]*)\.[A-Za-z_]\w*")
+
+
+def _collection_dirs():
+    """Every installed collection (the ``ansible`` package's and .collections): namespace.name."""
+    roots = [os.path.join(REPO_ROOT, ".collections")] + [p for p in sys.path if p]
+    found = set()
+    for root in roots:
+        base = os.path.join(root, "ansible_collections")
+        if not os.path.isdir(base):
+            continue
+        for ns in os.listdir(base):
+            if os.path.isdir(os.path.join(base, ns)) and not ns.startswith(("_", ".")):
+                found.update(f"{ns}.{name}" for name in os.listdir(os.path.join(base, ns))
+                             if os.path.isdir(os.path.join(base, ns, name)) and not name.startswith(("_", ".")))
+    return found
+
+
+def _declared():
+    with open(os.path.join(REPO_ROOT, "galaxy.yml")) as f:
+        return (yaml.safe_load(f).get("dependencies") or {})
+
+
+class _AnyTagLoader(yaml.SafeLoader):
+    """Reads Ansible YAML (``!vault``, ``!unsafe``) as plain values."""
+
+
+_AnyTagLoader.add_multi_constructor("!", lambda loader, suffix, node: loader.construct_scalar(node)
+                                    if isinstance(node, yaml.ScalarNode) else None)
+
+
+def _names_in_text(text, known):
+    return {f"{m.group(1)}.{m.group(2)}" for m in FQCN.finditer(text)} & known
+
+
+def _names_in_yaml_data(data, known, role_ref=False):
+    """Collection names a parsed YAML document uses (keys and values), leaving out prose."""
+    used = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            key = str(key)
+            used |= _names_in_text(key, known)
+            if key == "collections" and isinstance(value, list):
+                used |= {str(v) for v in value} & known
+            elif key in PROSE_KEYS and not role_ref:
+                continue
+            else:
+                used |= _names_in_yaml_data(value, known, role_ref=key in ROLE_KEYS or key == "roles")
+    elif isinstance(data, list):
+        for item in data:
+            used |= _names_in_yaml_data(item, known, role_ref=role_ref)
+    elif isinstance(data, str):
+        used |= _names_in_text(data, known)
+    return used
+
+
+def names_in_yaml(text, known):
+    used = set()
+    for doc in yaml.load_all(text, Loader=_AnyTagLoader):  # noqa: S506 - a SafeLoader subclass
+        used |= _names_in_yaml_data(doc, known)
+    return used
+
+
+def _doc_fragments(doc_text, known):
+    doc = yaml.safe_load(doc_text) or {}
+    fragments = doc.get("extends_documentation_fragment") or []
+    if isinstance(fragments, str):
+        fragments = [fragments]
+    return {".".join(f.split(".")[:2]) for f in fragments} & known
+
+
+def names_in_python(text, known):
+    """``ansible_collections.X.Y`` imports, documentation fragments, and strings that are exactly an FQCN
+    (e.g. a module name an action plugin runs). Comments, messages and EXAMPLES are prose."""
+    used = set()
+    for node in ast.walk(ast.parse(text)):
+        modules = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module]
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "ansible_collections" and len(parts) >= 3:
+                used.add(f"{parts[1]}.{parts[2]}")
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id == "DOCUMENTATION" and isinstance(node.value, ast.Constant):
+            used |= _doc_fragments(node.value.value, known)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and FQCN.fullmatch(node.value):
+            used |= _names_in_text(node.value, known)
+    return used & known
+
+
+def _plugin_doc_yaml(text, known):
+    """A plugin's documentation file (plugins/filter/*.yml): only its documentation fragments are uses."""
+    used = set()
+    doc = yaml.safe_load(text) or {}
+    for value in doc.values():
+        if isinstance(value, dict) and value.get("extends_documentation_fragment"):
+            used |= _doc_fragments(yaml.safe_dump(value), known)
+    return used
+
+
+def collections_used(paths, known):
+    """{collection: sorted files that use it} for the given files and directories under the repository."""
+    uses = {}
+    for top in paths:
+        full = os.path.join(REPO_ROOT, top)
+        files = [full] if os.path.isfile(full) else [
+            os.path.join(d, f) for d, _, names in os.walk(full) for f in names if "__pycache__" not in d]
+        for path in files:
+            rel = os.path.relpath(path, REPO_ROOT)
+            if path.endswith((".yml", ".yaml")):
+                with open(path) as f:
+                    text = f.read()
+                found = _plugin_doc_yaml(text, known) if rel.startswith("plugins/") else names_in_yaml(text, known)
+            elif path.endswith(".py"):
+                with open(path) as f:
+                    found = names_in_python(f.read(), known)
+            elif path.endswith(".j2"):
+                with open(path) as f:
+                    found = _names_in_text(f.read(), known)
+            else:
+                continue
+            for name in found - NOT_A_COLLECTION:
+                uses.setdefault(name, []).append(rel)
+    return {name: sorted(files) for name, files in uses.items()}
+
+
+@pytest.fixture(scope="module")
+def known():
+    return _collection_dirs() | set(_declared())
+
+
+def test_every_top_level_directory_is_classified_as_shipped_or_development_only():
+    with open(os.path.join(REPO_ROOT, "galaxy.yml")) as f:
+        ignored = set(yaml.safe_load(f).get("build_ignore") or [])
+    tops = {e for e in os.listdir(REPO_ROOT) if os.path.isdir(os.path.join(REPO_ROOT, e)) and not e.startswith(".")}
+    unclassified = tops - set(SHIPPED) - set(DEV_ONLY) - ignored
+    assert not unclassified, f"decide whether these ship (and need declared dependencies): {sorted(unclassified)}"
+    assert not set(SHIPPED) & ignored, "a directory scanned as shipped is left out of the artifact"
+
+
+def test_every_collection_the_shipped_collection_uses_is_declared_and_every_declared_one_is_used(known):
+    used = collections_used(SHIPPED, known)
+    declared = set(_declared())
+    undeclared = {name: files for name, files in used.items() if name not in declared}
+    unused = declared - set(used)
+    assert not undeclared, f"used but not in galaxy.yml dependencies: {undeclared}"
+    assert not unused, f"in galaxy.yml dependencies but used by nothing that ships: {sorted(unused)}"
+
+
+def test_declared_versions_admit_the_versions_the_suite_runs_with():
+    declared = _declared()
+    base = os.path.dirname(os.path.dirname(yaml.__file__))
+    for name, requirement in declared.items():
+        ns, coll = name.split(".")
+        manifest = None
+        for root in [p for p in sys.path if p] + [base]:
+            candidate = os.path.join(root, "ansible_collections", ns, coll, "MANIFEST.json")
+            if os.path.exists(candidate):
+                manifest = candidate
+                break
+        assert manifest, f"{name} is declared but not installed by requirements-dev.txt (the ansible package)"
+        with open(manifest) as f:
+            version = json.load(f)["collection_info"]["version"]
+        assert meets_requirements(version, requirement), f"{name} {version} (the suite's) does not meet {requirement}"
+
+
+def _requirements(path):
+    reqs = {}
+    with open(os.path.join(REPO_ROOT, path)) as f:
+        for line in f:
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                req = Requirement(line)
+                reqs[req.name.lower()] = req
+    return reqs
+
+
+def test_run_time_requirements_have_lower_bounds_and_the_development_pins_meet_them():
+    runtime = _requirements("requirements.txt")
+    dev = _requirements("requirements-dev.txt")
+    assert {"boto3", "botocore"} <= set(runtime)
+    for name, req in runtime.items():
+        assert req.specifier and all(s.operator in (">=", ">", "<", "!=", "<=") for s in req.specifier), \
+            f"requirements.txt is for users: {req} needs a range, not a pin"
+        if name in dev:
+            (pin,) = list(dev[name].specifier)
+            assert pin.operator == "==" and req.specifier.contains(pin.version), f"dev pin {dev[name]} outside {req}"
+    with open(os.path.join(REPO_ROOT, "requirements-dev.txt")) as f:
+        assert "-r requirements.txt" in f.read().splitlines(), "the development environment installs the collection's own"
+
+
+# The scanner itself: it finds what bug 5 was about, and it does not count prose.
+
+def test_scanner_finds_a_filter_used_in_jinja_and_a_connection_plugin_but_not_prose():
+    known = {"community.general", "containers.podman", "amazon.aws", "kubernetes.core", "community.crypto"}
+    tasks = """
+- name: Mount targets with amazon.aws.ec2_vpc_subnet in mind
+  # uses kubernetes.core.helm one day
+  ansible.builtin.set_fact:
+    services: "{{ names | map('community.general.dict_kv', 'name') | list }}"
+- name: A role of another collection
+  ansible.builtin.include_role:
+    name: community.crypto.some_role
+"""
+    assert names_in_yaml(tasks, known) == {"community.general", "community.crypto"}
+    inventory = "all:\n  hosts:\n    a:\n      ansible_connection: containers.podman.podman\n"
+    assert names_in_yaml(inventory, known) == {"containers.podman"}
+    specs = "argument_specs:\n  main:\n    options:\n      x:\n        description: installs it with kubernetes.core.helm\n"
+    assert names_in_yaml(specs, known) == set()
+
+
+def test_scanner_reads_python_imports_and_doc_fragments_but_not_messages():
+    known = {"amazon.aws", "community.aws", "community.general"}
+    source = '''
+DOCUMENTATION = """
+module: x
+description: Create the cluster with community.aws.ecs_cluster first.
+extends_documentation_fragment:
+  - amazon.aws.common.modules
+"""
+EXAMPLES = """
+- community.general.thing:
+"""
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+MSG = "create it with community.aws.ecs_cluster first"
+'''
+    assert names_in_python(source, known) == {"amazon.aws"}
+    assert names_in_python('MODULE = "community.aws.ecs_service"\n', known) == {"community.aws"}
