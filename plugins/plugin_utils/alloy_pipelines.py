@@ -73,7 +73,8 @@ DEFAULT_CLOUDWATCH_NAMESPACES = [
 DEFAULTS = {
     "mode": "agent",
     "platform": "linux",
-    "tenant": "aws-rag-ec2",
+    # Required: the X-Scope-OrgID of every write (the role passes alloy_tenant).
+    "tenant": None,
     "endpoints": {},
     "basic_auth": None,
     "tls": None,
@@ -91,9 +92,9 @@ PIPELINE_DEFAULTS = {
     "windows_metrics": {"enabled": True, "scrape_interval": "60s",
                         "collectors": ["cpu", "logical_disk", "memory", "net", "os", "service", "system"]},
     "eventlog": {"enabled": True, "channels": ["Application", "System"]},
-    "cloudwatch_metrics": {"enabled": True, "tenant": "aws-rag-cloudwatch", "region": None, "scrape_interval": "5m",
+    "cloudwatch_metrics": {"enabled": True, "tenant": None, "region": None, "scrape_interval": "5m",
                            "period": "5m", "namespaces": DEFAULT_CLOUDWATCH_NAMESPACES, "extra_namespaces": [], "search_tags": {}},
-    "cloudwatch_logs": {"enabled": False, "tenant": "aws-rag-rds", "region": None, "poll_interval": "1m", "log_groups": []},
+    "cloudwatch_logs": {"enabled": False, "tenant": None, "region": None, "poll_interval": "1m", "log_groups": []},
 }
 
 
@@ -197,7 +198,7 @@ def _validate_pipeline(name, pipeline):
         _string_list(pipeline["collectors"], field + ".collectors")
     if "channels" in pipeline:
         _string_list(pipeline["channels"], field + ".channels", EVENTLOG_CHANNELS)
-    if "tenant" in pipeline:
+    if pipeline.get("tenant") is not None:
         _tenant(pipeline["tenant"], field + ".tenant")
     if name == "files":
         _validate_file_targets(pipeline["targets"], field + ".targets")

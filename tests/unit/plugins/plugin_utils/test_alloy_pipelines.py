@@ -15,6 +15,7 @@ ENDPOINTS = {
 
 def render(**spec):
     spec.setdefault("endpoints", copy.deepcopy(ENDPOINTS))
+    spec.setdefault("tenant", "aws-rag-ec2")
     checked = ap.validate(spec)
     text = write(ap.blocks(checked))
     assert check(text) == [], text
@@ -88,9 +89,9 @@ def test_windows_agent_uses_the_windows_exporter_and_event_log_channels():
 
 def test_collector_mode_pulls_cloudwatch_into_its_own_tenants():
     spec, blocks = render(mode="collector", endpoints={"mimir": ENDPOINTS["mimir"], "loki": ENDPOINTS["loki"]}, pipelines={
-        "cloudwatch_metrics": {"region": "ap-northeast-2", "extra_namespaces": [
+        "cloudwatch_metrics": {"region": "ap-northeast-2", "tenant": "aws-rag-cloudwatch", "extra_namespaces": [
             {"namespace": "AWS/SQS", "metrics": [{"name": "ApproximateNumberOfMessagesVisible", "statistics": ["Maximum"]}]}]},
-        "cloudwatch_logs": {"enabled": True, "region": "ap-northeast-2", "log_groups": ["/aws/rds/instance/rag/postgresql"]}})
+        "cloudwatch_logs": {"enabled": True, "region": "ap-northeast-2", "tenant": "aws-rag-rds", "log_groups": ["/aws/rds/instance/rag/postgresql"]}})
     exporter = find(blocks, "prometheus.exporter.cloudwatch", "aws")
     types = [d["body"]["type"] for d in exporter["blocks"]]
     assert types == ["AWS/RDS", "AWS/ApplicationELB", "AWS/NetworkELB", "AWS/ElastiCache", "AWS/SQS"]
@@ -134,13 +135,28 @@ def test_user_blocks_are_appended_and_checked_with_the_rest():
 ])
 def test_bad_specs_name_the_field(spec, message):
     spec.setdefault("endpoints", copy.deepcopy(ENDPOINTS))
+    spec.setdefault("tenant", "team-a")
     with pytest.raises(ap.SpecError) as error:
         ap.validate(spec)
     assert message in str(error.value)
 
 
 def test_validate_does_not_modify_the_callers_spec():
-    spec = {"endpoints": copy.deepcopy(ENDPOINTS), "pipelines": {"journal": {"max_age": "1h"}}}
+    spec = {"endpoints": copy.deepcopy(ENDPOINTS), "tenant": "team-a", "pipelines": {"journal": {"max_age": "1h"}}}
     before = copy.deepcopy(spec)
     ap.validate(spec)
     assert spec == before
+
+
+def test_pipeline_tenants_default_to_the_spec_tenant():
+    spec, blocks = render(mode="collector", tenant="acme-platform", endpoints={"mimir": ENDPOINTS["mimir"], "loki": ENDPOINTS["loki"]},
+                          pipelines={"cloudwatch_metrics": {"region": "eu-west-1"},
+                                     "cloudwatch_logs": {"enabled": True, "region": "eu-west-1", "log_groups": ["/app"]}})
+    assert child(find(blocks, "prometheus.remote_write", "cloudwatch"), "endpoint")[0]["body"]["headers"] == {"X-Scope-OrgID": "acme-platform"}
+    assert child(find(blocks, "loki.write", "cloudwatch"), "endpoint")[0]["body"]["tenant_id"] == "acme-platform"
+
+
+def test_the_tenant_is_required():
+    with pytest.raises(ap.SpecError) as error:
+        ap.validate({"endpoints": copy.deepcopy(ENDPOINTS)})
+    assert "tenant: must be a tenant ID" in str(error.value)
