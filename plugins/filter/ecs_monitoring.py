@@ -40,14 +40,24 @@ def ecs_monitoring_files(spec):
     return files
 
 
-def ecs_monitoring_aws(spec, files, refs=None):
+def _user_field(field):
+    """Spec fields as the user wrote them (ecs_monitoring_spec.<key>); role variables stay as they are."""
+    if not field or field.startswith(("ecs_monitoring_", "identity_", "lgtm_")):
+        return field
+    return "ecs_monitoring_spec." + field
+
+
+def ecs_monitoring_aws(spec, files, refs=None, identity=None, shared=None):
     """The AWS resources of the design as data: names, security groups, SSM parameters carrying ``files``,
-    services; with ``refs`` (account_id, region, execution_role_arn, task_roles, efs) also task definitions."""
+    services; with ``refs`` (account_id, region, execution_role_arn, task_roles, efs) also task definitions.
+    With ``identity`` (the identity role's ECS outputs) every reference to them is checked first; ``shared``
+    as for ``ecs_monitoring_files``."""
     try:
-        checked = ecs_monitoring.validate(_plain(spec))
-        return ecs_aws.plan(checked, _plain(files), _plain(refs) if refs else None)
+        checked = ecs_monitoring.validate(*([_plain(spec)] + ([_plain(shared)] if shared is not None else [])))
+        return ecs_aws.plan(checked, _plain(files), _plain(refs) if refs else None,
+                            _plain(identity) if identity is not None else None)
     except ecs_monitoring.SpecError as error:
-        raise AnsibleFilterError("ecs_monitoring_aws: %s" % error)
+        raise AnsibleFilterError("ecs_monitoring_aws: nothing was changed:\n%s" % error.renamed(_user_field))
 
 
 class FilterModule(object):

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: lgtm.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The AWS side of Prometheus and Grafana on ECS Fargate (seed 004), as data the role hands to AWS modules.
+"""The AWS side of Prometheus and Grafana on ECS Fargate, as data the role hands to AWS modules.
 
 Pure functions over a spec already checked by ``ecs_monitoring.validate``: names, security groups and their
 rules, SSM parameters that carry the rendered files, task definitions, services, the ALB and IAM documents.
@@ -16,7 +16,7 @@ import hashlib
 import re
 
 from ansible_collections.lgtm.aws.plugins.plugin_utils.ecs_monitoring import GRAFANA_DASHBOARDS_DIR, TASKS
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import fail as _fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems
 
 PORTS = {"prometheus": 9090, "grafana": 3000, "alertmanager": 9093, "cloudwatch_exporter": 9106}
 SSM_STANDARD_BYTES = 4096
@@ -58,32 +58,113 @@ def names(spec):
         "efs": "%s-prometheus" % base,
         "alb": ("%s-grafana" % base)[:32],
         "target_group": ("%s-grafana" % base)[:32],
-        # SSM reserves names that begin with "aws" or "ssm", which a prefix such as aws-rag would: start with lgtm.
+        # SSM reserves names that begin with "aws" or "ssm", which a prefix such as aws-prod would: start with lgtm.
         "parameter_path": "/lgtm/%s/ecs-monitoring" % base,
         "grafana_fqdn": "%s.%s" % (spec["dns"]["record"], str(spec["dns"]["zone"]).rstrip(".")) if spec["dns"]["zone"] else "",
     }
 
 
 def require_aws_inputs(spec):
-    """What creating the AWS resources needs on top of the configuration; fails naming the first missing field."""
+    """What creating the AWS resources needs on top of the configuration; every missing field at once."""
+    problems = Problems()
     network = spec["network"]
     if not re.match(r"^vpc-[0-9a-f]+$", str(network["vpc_id"])):
-        _fail("network.vpc_id", "must be the VPC's id such as vpc-0abc123 (got %r)" % (network["vpc_id"],))
+        problems.add("network.vpc_id", "must be the VPC's id such as vpc-0abc123 (got %r)" % (network["vpc_id"],))
     for key, least in (("private_subnets", 1), ("public_subnets", 2)):
         subnets = network[key]
         if not isinstance(subnets, list) or len(subnets) < least or not all(re.match(r"^subnet-[0-9a-f]+$", str(s)) for s in subnets):
-            _fail("network." + key, "needs at least %d subnet id(s) such as subnet-0abc123 (got %r)%s"
-                  % (least, subnets, "; an ALB spans two zones" if least == 2 else ""))
+            problems.add("network." + key, "needs at least %d subnet id(s) such as subnet-0abc123 (got %r)%s"
+                         % (least, subnets, "; an ALB spans two zones" if least == 2 else ""))
     if not spec["certificate_arn"]:
-        _fail("certificate_arn", "is required: the ALB serves Grafana over HTTPS only (an ACM certificate ARN)")
+        problems.add("certificate_arn", "is required: the ALB serves Grafana over HTTPS only (an ACM certificate ARN)")
     if not spec["allowed_cidrs"]:
-        _fail("allowed_cidrs", "is required: Grafana is reachable only from these networks (e.g. the office's 203.0.113.0/24)")
+        problems.add("allowed_cidrs", "is required: Grafana is reachable only from these networks (e.g. the office's 203.0.113.0/24)")
     if not spec["dns"]["zone"]:
-        _fail("dns.zone", "is required: the Route53 hosted zone of Grafana's name (e.g. example.com)")
+        problems.add("dns.zone", "is required: the Route53 hosted zone of Grafana's name (e.g. example.com)")
     if not spec["grafana"]["admin_secret_arn"]:
-        _fail("grafana.admin_secret_arn", "is required: Grafana's admin password comes from Secrets Manager or SSM, never from the task definition")
+        problems.add("grafana.admin_secret_arn", "is required: Grafana's admin password comes from Secrets Manager or SSM, never from the task definition")
     if not spec["slack"]["webhook_secret_arn"]:
-        _fail("slack.webhook_secret_arn", "is required: Alertmanager reads the Slack webhook URL from Secrets Manager or SSM")
+        problems.add("slack.webhook_secret_arn", "is required: Alertmanager reads the Slack webhook URL from Secrets Manager or SSM")
+    problems.raise_if_any()
+
+
+# The identity role's ECS outputs as the ecs_monitoring role receives them (identity_outputs.ecs by default).
+IDENTITY = "ecs_monitoring_identity"
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+
+
+def injected_secrets(spec):
+    """(spec field, ARN) of every secret a task definition injects (the task execution role reads them at start)."""
+    grafana = spec["grafana"]
+    result = [("grafana.admin_secret_arn", grafana["admin_secret_arn"])]
+    if grafana["database_url_secret_arn"]:
+        result.append(("grafana.database_url_secret_arn", grafana["database_url_secret_arn"]))
+    if grafana["oauth"]["provider"] != "none":
+        result.append(("grafana.oauth.client_secret_arn", grafana["oauth"]["client_secret_arn"]))
+    result.append(("slack.webhook_secret_arn", spec["slack"]["webhook_secret_arn"]))
+    return [(field, arn) for field, arn in result if arn]
+
+
+def _resource_of(arn):
+    """The IAM resource ECS reads for a ``valueFrom``: a Secrets Manager reference may carry
+    ``:json-key:version-stage:version-id`` after the secret's ARN."""
+    parts = str(arn).split(":")
+    if len(parts) > 7 and parts[2] == "secretsmanager":
+        return ":".join(parts[:7])
+    return str(arn)
+
+
+def _matches(pattern, value):
+    """IAM resource matching: ``*`` any run of characters, ``?`` one character, everything else literal."""
+    expression = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in str(pattern))
+    return re.match("^%s$" % expression, value) is not None
+
+
+def check_references(spec, identity, parameter_names=()):
+    """Every reference this role makes to the identity role's ECS outputs, checked before any AWS call.
+
+    ``identity`` is ``identity_outputs.ecs``: the task execution role and the task roles must be there, every
+    secret a task injects must be one the execution role may read (``secret_arns``), and every SSM parameter the
+    plan writes must be under the path the execution role may read (``config_parameter_path``). Returns the
+    problems, each naming the user's variable (spec fields relative to the spec)."""
+    problems = []
+    if not isinstance(identity, dict):
+        return [(IDENTITY, "needs the identity role's ECS outputs (identity_outputs.ecs: execution_role_arn, task_roles, secret_arns, "
+                           "config_parameter_path); run lgtm.aws.identity with identity_ecs_enabled=true first, or give them")]
+    execution = identity.get("execution_role_arn")
+    if not isinstance(execution, str) or not _ROLE_ARN.match(execution):
+        problems.append((IDENTITY + ".execution_role_arn", "must be the task execution role's ARN (got %r); run lgtm.aws.identity with "
+                                                          "identity_ecs_enabled=true first" % (execution,)))
+    task_roles = identity.get("task_roles")
+    task_roles = task_roles if isinstance(task_roles, dict) else {}
+    for task in TASKS:
+        arn = task_roles.get(task)
+        if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
+            problems.append((IDENTITY + ".task_roles." + task, "must be the %s task role's ARN (got %r); run lgtm.aws.identity with "
+                                                                 "identity_ecs_enabled=true first" % (task, arn)))
+
+    readable = identity.get("secret_arns")
+    if readable is None:
+        problems.append((IDENTITY + ".secret_arns", "is missing: these outputs come from an older lgtm.aws.identity; run lgtm.aws.identity "
+                                                    "again so they list the secrets the task execution role may read"))
+    readable = [str(arn) for arn in readable or []]
+    for field, arn in injected_secrets(spec):
+        if not any(_matches(allowed, _resource_of(arn)) for allowed in readable):
+            problems.append((field, "%s is not readable by the task execution role; add it to identity_secret_arns "
+                                    "(the identity role's variable) and run lgtm.aws.identity" % arn))
+
+    path = identity.get("config_parameter_path")
+    if not path:
+        problems.append((IDENTITY + ".config_parameter_path", "is missing: the task execution role's configuration path is unknown "
+                                                              "(outputs of an older lgtm.aws.identity?); run lgtm.aws.identity again"))
+    else:
+        prefix = str(path).rstrip("/") + "/"
+        outside = [str(name) for name in parameter_names if not str(name).startswith(prefix)]
+        if outside:
+            problems.append(("name_prefix", "the configuration parameters (%s, %d in all) would be outside %s*, the only path the task "
+                                            "execution role may read (identity_ecs_config_parameter_path): give name_prefix and environment "
+                                            "the identity role's values (lgtm_name_prefix, lgtm_environment)" % (outside[0], len(outside), prefix)))
+    return problems
 
 
 def security_groups(spec):
@@ -127,17 +208,20 @@ def config_files(files):
 
 
 def parameters(spec, files):
-    """SSM parameters that carry the files: name, value, tier (Advanced above 4 KB); fails above 8 KB."""
+    """SSM parameters that carry the files: name, value, tier (Advanced above 4 KB); fails above 8 KB, naming
+    every file too large."""
     path = names(spec)["parameter_path"]
     result = []
+    problems = Problems()
     for task, placed in sorted(config_files(files).items()):
         for relative, _destination in placed:
             size = len(files[relative].encode("utf-8"))
             if size > SSM_ADVANCED_BYTES:
-                _fail("files." + relative, "is %d bytes; an SSM parameter holds at most %d (split the dashboard or trim the rules)"
-                      % (size, SSM_ADVANCED_BYTES))
+                problems.add("files." + relative, "is %d bytes; an SSM parameter holds at most %d (split the dashboard or trim the rules)"
+                             % (size, SSM_ADVANCED_BYTES))
             result.append({"name": "%s/%s/%s" % (path, dashed(task), relative), "value": files[relative],
                            "tier": "Advanced" if size > SSM_STANDARD_BYTES else "Standard", "task": task})
+    problems.raise_if_any()
     return result
 
 
@@ -313,11 +397,20 @@ def listeners(spec, target_group_arn):
     ]
 
 
-def plan(spec, files, refs=None):
+def plan(spec, files, refs=None, identity=None):
     """Everything the role needs: names, security groups, parameters, services; with refs (account, region, role
-    ARNs, EFS ids) also the task definitions and IAM documents."""
-    require_aws_inputs(spec)
-    result = {"names": names(spec), "security_groups": security_groups(spec), "parameters": parameters(spec, files),
+    ARNs, EFS ids) also the task definitions and IAM documents. With ``identity`` (the identity role's ECS outputs)
+    every reference to them is checked too. Raises one SpecError with every problem found."""
+    problems = Problems()
+    planned_parameters = []
+    with problems.section():
+        require_aws_inputs(spec)
+    with problems.section():
+        planned_parameters = parameters(spec, files)
+    if identity is not None:
+        problems.problems.extend(check_references(spec, identity, [p["name"] for p in planned_parameters]))
+    problems.raise_if_any()
+    result = {"names": names(spec), "security_groups": security_groups(spec), "parameters": planned_parameters,
               "services": services(spec), "checksums": checksums(files), "access_point": dict(EFS_ACCESS_POINT)}
     if refs:
         efs = refs["efs"]

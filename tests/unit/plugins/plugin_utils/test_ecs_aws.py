@@ -2,8 +2,9 @@
 import copy
 
 import pytest
+from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lgtm.aws.plugins.filter.ecs_monitoring import ecs_monitoring_files
+from ansible_collections.lgtm.aws.plugins.filter.ecs_monitoring import ecs_monitoring_aws, ecs_monitoring_files
 from ansible_collections.lgtm.aws.plugins.plugin_utils import ecs_aws, ecs_monitoring as em
 
 ACCOUNT = "123456789012"
@@ -11,7 +12,7 @@ ADMIN = "arn:aws:secretsmanager:ap-northeast-2:%s:secret:grafana-admin-AbCdEf" %
 SLACK = "arn:aws:secretsmanager:ap-northeast-2:%s:secret:slack-webhook-GhIjKl" % ACCOUNT
 OAUTH = "arn:aws:ssm:ap-northeast-2:%s:parameter/grafana/oauth-client-secret" % ACCOUNT
 BASE_SPEC = {
-    "name_prefix": "lgtm", "environment": "prod", "services": [{"name": "api-1"}, {"name": "web"}],
+    "name_prefix": "lgtm", "environment": "prod", "region": "ap-northeast-2", "services": [{"name": "api-1"}, {"name": "web"}],
     "allowed_cidrs": ["203.0.113.0/24"], "certificate_arn": "arn:aws:acm:ap-northeast-2:%s:certificate/0f0e-1a2b" % ACCOUNT,
     "network": {"vpc_id": "vpc-0abc", "private_subnets": ["subnet-0a1", "subnet-0c1"], "public_subnets": ["subnet-0a2", "subnet-0c2"]},
     "dns": {"zone": "example.com"}, "grafana": {"admin_secret_arn": ADMIN}, "slack": {"webhook_secret_arn": SLACK},
@@ -171,3 +172,56 @@ def test_cloudwatch_exporter_reads_ecs_and_alb_and_what_the_user_lists():
     assert {("AWS/ECS", "CPUUtilization"), ("AWS/ECS", "MemoryUtilization"), ("AWS/ApplicationELB", "TargetResponseTime")} <= set(metrics)
     assert metrics[("AWS/RDS", "CPUUtilization")]["aws_statistics"] == ["Average"]
     assert config["region"] == "ap-northeast-2"
+
+
+# The identity role's ECS outputs as lgtm.aws.identity publishes them (identity_outputs.ecs).
+IDENTITY = {"execution_role_arn": REFS["execution_role_arn"], "task_roles": dict(REFS["task_roles"]),
+            "secret_arns": [ADMIN, SLACK], "config_parameter_path": "/lgtm/lgtm-prod/ecs-monitoring"}
+
+
+def test_references_to_the_identity_role_that_hold_pass():
+    assert ecs_aws.check_references(em.validate(BASE_SPEC), IDENTITY, ["/lgtm/lgtm-prod/ecs-monitoring/prometheus/prometheus.yml"]) == []
+    # IAM wildcards and a Secrets Manager reference to one JSON key of the secret are what ECS reads too.
+    spec = em.validate(merged(BASE_SPEC, {"slack": {"webhook_secret_arn": SLACK + ":url::"}}))
+    wildcard = dict(IDENTITY, secret_arns=["arn:aws:secretsmanager:ap-northeast-2:%s:secret:*" % ACCOUNT])
+    assert ecs_aws.check_references(spec, wildcard) == []
+
+
+def test_every_secret_the_tasks_inject_must_be_readable_by_the_execution_role_all_reported_at_once():
+    oauth = {"provider": "cognito", "client_id": "abc", "client_secret_arn": OAUTH, "cognito_domain": "auth.example.com"}
+    database = "arn:aws:secretsmanager:ap-northeast-2:%s:secret:grafana-db-MnOpQr" % ACCOUNT
+    raw = merged(BASE_SPEC, {"grafana": {"oauth": oauth, "database_url_secret_arn": database}})
+    with pytest.raises(AnsibleFilterError) as caught:
+        ecs_monitoring_aws(raw, ecs_monitoring_files(raw), identity=dict(IDENTITY, secret_arns=[ADMIN]))
+    message = str(caught.value)
+    for field, arn in (("grafana.database_url_secret_arn", database), ("grafana.oauth.client_secret_arn", OAUTH),
+                       ("slack.webhook_secret_arn", SLACK)):
+        assert "ecs_monitoring_spec.%s: %s is not readable by the task execution role; add it to identity_secret_arns" % (field, arn) in message
+    assert "grafana.admin_secret_arn" not in message
+
+
+def test_parameters_outside_the_path_the_execution_role_may_read_are_refused():
+    raw = merged(BASE_SPEC, {"name_prefix": "acme"})
+    with pytest.raises(AnsibleFilterError, match=r"ecs_monitoring_spec.name_prefix: the configuration parameters "
+                                                 r"\(/lgtm/acme-prod/ecs-monitoring/.*\) would be outside /lgtm/lgtm-prod/ecs-monitoring/\*"):
+        ecs_monitoring_aws(raw, ecs_monitoring_files(raw), identity=IDENTITY)
+
+
+def test_missing_identity_outputs_are_named_before_any_call():
+    problems = dict(ecs_aws.check_references(em.validate(BASE_SPEC), {"execution_role_arn": None, "task_roles": {"grafana": "x"}}))
+    assert set(problems) == {"ecs_monitoring_identity.execution_role_arn", "ecs_monitoring_identity.task_roles.prometheus",
+                             "ecs_monitoring_identity.task_roles.grafana", "ecs_monitoring_identity.task_roles.cloudwatch_exporter",
+                             "ecs_monitoring_identity.task_roles.alertmanager", "ecs_monitoring_identity.secret_arns",
+                             "ecs_monitoring_identity.config_parameter_path", "grafana.admin_secret_arn", "slack.webhook_secret_arn"}
+    assert "run lgtm.aws.identity" in problems["ecs_monitoring_identity.secret_arns"]
+    [(field, message)] = ecs_aws.check_references(em.validate(BASE_SPEC), None)
+    assert field == "ecs_monitoring_identity" and "identity_ecs_enabled=true" in message
+
+
+def test_every_missing_aws_input_is_reported_at_once():
+    raw = merged(BASE_SPEC, {"certificate_arn": "", "dns": {"zone": ""}, "allowed_cidrs": []})
+    with pytest.raises(AnsibleFilterError) as caught:
+        ecs_monitoring_aws(raw, ecs_monitoring_files(raw))
+    message = str(caught.value)
+    for field in ("certificate_arn: is required", "dns.zone: is required", "allowed_cidrs: is required"):
+        assert "ecs_monitoring_spec." + field in message
