@@ -8,6 +8,7 @@ import re
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lgtm.aws.plugins.module_utils import s3_buckets as s3
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import merge, plain
 
 # Which buckets each component needs, and what kind of data each holds.
 # "state" buckets hold configuration (Mimir's alertmanager and ruler state) and never expire.
@@ -17,6 +18,18 @@ COMPONENT_BUCKETS = {
     "tempo": (("tempo", "traces"),),
 }
 SIGNALS = ("logs", "metrics", "traces")
+# The spec's defaults; the role lgtm.aws.storage passes every key (its defaults/main.yml holds the same values).
+DEFAULTS = {
+    "components": ["loki", "mimir", "tempo"],
+    "retention_days": {"logs": 365, "metrics": 365, "traces": 7},
+    "encryption": "AES256",
+    "kms_key_id": "",
+    "versioning": False,
+    "noncurrent_version_days": 7,
+    "abort_multipart_days": 1,
+    "tags": {},
+    "bucket_names": {},
+}
 _NAME_PART = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 
 
@@ -70,23 +83,33 @@ def _spec_errors(spec):
 
 
 def _lifecycle(signal, spec):
-    lifecycle = {"abort_multipart_days": spec.get("abort_multipart_days") or 1}
+    lifecycle = {"abort_multipart_days": spec["abort_multipart_days"]}
     if signal in SIGNALS:
         lifecycle["expiration_days"] = spec["retention_days"][signal]
-    if spec.get("versioning"):
-        lifecycle["noncurrent_expiration_days"] = spec.get("noncurrent_version_days") or 7
+    if spec["versioning"]:
+        lifecycle["noncurrent_expiration_days"] = spec["noncurrent_version_days"]
     return lifecycle
 
 
-def storage_bucket_specs(spec):
-    """Validate the storage spec and return one entry per bucket with the module arguments under ``bucket``."""
+def _invalid(errors, prefix):
+    """One error naming every problem, each with the user's variable name (``prefix`` + the spec key)."""
+    return AnsibleFilterError("Invalid storage spec, nothing was changed:\n" + "\n".join("- " + prefix + e for e in errors))
+
+
+def storage_bucket_specs(spec, prefix=""):
+    """Validate the storage spec and return one entry per bucket with the module arguments under ``bucket``.
+
+    ``prefix`` is put before each field an error names (the role passes ``storage_``, so errors read
+    ``storage_retention_days.logs ...`` as the user wrote it)."""
     if not isinstance(spec, dict):
         raise AnsibleFilterError("storage_bucket_specs expects the storage spec as a mapping, got %s" % type(spec).__name__)
-    spec = dict(spec)
-    spec["retention_days"] = dict({"logs": 365, "metrics": 365, "traces": 7}, **(spec.get("retention_days") or {}))
+    spec = plain(spec)
+    if spec.get("retention_days") is not None and not isinstance(spec["retention_days"], dict):
+        raise _invalid(["retention_days must be a mapping of signal to days"], prefix)
+    spec = merge(DEFAULTS, dict((k, v) for k, v in spec.items() if v is not None))
     errors = _spec_errors(spec)
     if errors:
-        raise AnsibleFilterError("Invalid storage spec, nothing was changed: " + "; ".join(errors))
+        raise _invalid(errors, prefix)
 
     overrides = spec.get("bucket_names") or {}
     plan, names = [], {}
@@ -103,8 +126,8 @@ def storage_bucket_specs(spec):
         tags.update(Environment=spec["environment"], ManagedBy="lgtm.aws", Component=component, Signal=signal)
         bucket = {
             "name": name,
-            "encryption": spec.get("encryption", "AES256"),
-            "versioning": bool(spec.get("versioning", False)),
+            "encryption": spec["encryption"],
+            "versioning": bool(spec["versioning"]),
             "lifecycle": _lifecycle(signal, spec),
             "tags": {str(k): str(v) for k, v in tags.items()},
         }
@@ -112,7 +135,7 @@ def storage_bucket_specs(spec):
             bucket["kms_key_id"] = spec["kms_key_id"]
         plan.append({"key": key, "component": component, "signal": signal, "name": name, "bucket": bucket})
     if errors:
-        raise AnsibleFilterError("Invalid storage spec, nothing was changed: " + "; ".join(errors))
+        raise _invalid(errors, prefix)
     return plan
 
 

@@ -46,7 +46,7 @@ def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path)
     assert second.rc == 0, explain(second, tmp_path)
     assert second.total("changed") == 0
 
-    outputs = json.loads((tmp_path / "storage-identity.json").read_text())
+    outputs = {"storage": json.loads((tmp_path / "storage.json").read_text()), "identity": json.loads((tmp_path / "identity.json").read_text())}
     buckets = {b["Name"] for b in aws_client("s3").list_buckets()["Buckets"]}
     assert {b["name"] for b in outputs["storage"]["buckets"].values()} == buckets
     assert outputs["identity"]["irsa_roles"]["mimir"]["arn"].endswith(":role/aws-rag-local-mimir-irsa")

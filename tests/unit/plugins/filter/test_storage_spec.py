@@ -99,3 +99,14 @@ def test_outputs_contract():
         "component": "mimir",
         "signal": "state",
     }
+
+
+def test_errors_name_the_callers_variables_and_come_all_at_once():
+    with pytest.raises(AnsibleFilterError) as error:
+        storage_bucket_specs(dict(SPEC, retention_days={"logs": 0, "trace": 3}, encryption="kms"), prefix="storage_")
+    lines = str(error.value).splitlines()[1:]
+    assert lines == [
+        "- storage_retention_days.logs must be a whole number of days, 1 or more (got 0)",
+        "- storage_retention_days: unknown signal 'trace'; allowed: logs, metrics, traces",
+        "- storage_encryption 'kms' is not supported; allowed: AES256, aws:kms",
+    ]
