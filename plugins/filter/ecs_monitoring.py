@@ -8,20 +8,38 @@ import json
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.yaml import yaml_dump
 
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import plain as _plain
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format_problem, plain as _plain
 from ansible_collections.lgtm.aws.plugins.plugin_utils import ecs_aws, ecs_monitoring
+
+SPEC_VARIABLE = "ecs_monitoring_spec"
 
 
 def _yaml(data):
     return yaml_dump(data, default_flow_style=False, sort_keys=False, width=200)
 
 
-def ecs_monitoring_files(spec):
-    """Relative path -> content of every file: prometheus.yml, rules/, tests/, alertmanager.yml, dashboards/, cost.json."""
+def spec_field(field):
+    """A field of the spec as the user wrote it: ``tasks.grafana.cpu`` -> ``ecs_monitoring_spec.tasks.grafana.cpu``."""
+    if not field:
+        return SPEC_VARIABLE
+    return SPEC_VARIABLE + (field if field.startswith("[") else "." + field)
+
+
+def spec_error(error):
+    """Every problem of the spec, one line each, named as the user wrote it."""
+    problems = error.renamed(spec_field).problems
+    return AnsibleFilterError("%s: %d problem%s\n%s" % (SPEC_VARIABLE, len(problems), "" if len(problems) == 1 else "s",
+                                                       "\n".join(format_problem(field, message) for field, message in problems)))
+
+
+def ecs_monitoring_files(spec, shared=None):
+    """Relative path -> content of every file: prometheus.yml, rules/, tests/, alertmanager.yml, dashboards/, cost.json.
+
+    ``shared``: the shared settings (name_prefix, region, environment, tenant) the spec falls back on."""
     try:
-        checked = ecs_monitoring.validate(_plain(spec))
+        checked = ecs_monitoring.validate(_plain(spec), _plain(shared) if shared is not None else None)
     except ecs_monitoring.SpecError as error:
-        raise AnsibleFilterError("ecs_monitoring_files: %s" % error)
+        raise spec_error(error)
     files = {
         "prometheus.yml": _yaml(ecs_monitoring.prometheus_config(checked)),
         "rules/alerts.yml": _yaml(ecs_monitoring.alert_rules(checked)),

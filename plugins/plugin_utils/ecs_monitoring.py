@@ -1,21 +1,30 @@
 # -*- coding: utf-8 -*-
 # Copyright: lgtm.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Prometheus, Alertmanager and Grafana on ECS Fargate (seed 004): the configuration files from one spec.
+"""Prometheus, Alertmanager and Grafana on ECS Fargate: the spec, its defaults and its checks.
 
-``validate(spec)`` fills in defaults and raises ``SpecError`` naming the field. Then:
-``prometheus_config`` (prometheus.yml), ``alert_rules`` (rules/alerts.yml), ``rule_tests`` (promtool test
-files that prove each rule fires and stays quiet), ``alertmanager_config`` (alertmanager.yml),
-``dashboards`` (Grafana dashboard JSON) and ``cost_estimate`` (monthly cost of the chosen sizes).
+``validate(spec, shared)`` lays the spec over the shared settings and DEFAULTS (``spec_checks.merge``) and raises
+one ``SpecError`` listing every problem, each naming its field. The files come from one module per job, re-exported
+here: ``ecs_prometheus`` (prometheus.yml, aws_sd scrape file, CloudWatch exporter), ``ecs_rules`` (rules and their
+promtool tests), ``ecs_alertmanager``, ``ecs_dashboards`` (Grafana provisioning and dashboards), ``ecs_cost``.
 """
 
-import copy
 import ipaddress
 import re
 
-# SpecError is part of this module's API: callers catch it from here.
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import check_keys as _keys, fail as _fail
+# Re-exported: callers (the filters, ecs_aws, tests) use them from here.
+# pylint: disable=unused-import
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401
+from ansible_collections.lgtm.aws.plugins.plugin_utils.ecs_alertmanager import alertmanager_config  # noqa: F401
+from ansible_collections.lgtm.aws.plugins.plugin_utils.ecs_cost import PRICE_KEYS, PRICE_TABLE, cost_estimate  # noqa: F401
+from ansible_collections.lgtm.aws.plugins.plugin_utils.ecs_dashboards import (  # noqa: F401
+    GRAFANA_DASHBOARDS_DIR, METRICS_PRODUCED, dashboard_metrics, dashboards, grafana_provisioning)
+from ansible_collections.lgtm.aws.plugins.plugin_utils.ecs_prometheus import (  # noqa: F401
+    SERVICES_JOB, aws_ecs_scrape_configs, cloudwatch_exporter_config, prometheus_config)
+from ansible_collections.lgtm.aws.plugins.plugin_utils.ecs_rules import alert_rules, rule_tests  # noqa: F401
+# pylint: enable=unused-import
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import (
+    Problems, check_keys as _keys, fail as _fail, merge, unknown_key_problems)
 
 # Fargate's valid task sizes: CPU units -> allowed memory in MiB.
 FARGATE_SIZES = {
@@ -29,36 +38,45 @@ FARGATE_SIZES = {
 }
 SEVERITIES = ("critical", "warning")
 TASKS = ("prometheus", "grafana", "cloudwatch_exporter", "alertmanager")
-# Seed 004 prices (ap-northeast-2, used there and kept here so the estimate compares with the seed's $105-116).
-PRICES = {"vcpu_hour": 0.04048, "gb_hour": 0.004445, "efs_gb_month": 0.30, "alb_hour": 0.0225, "lcu_hour": 0.008,
-          "logs_gb_ingested": 0.76, "cloudwatch_api_per_1000": 0.01}
-HOURS_PER_MONTH = 730
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 
+# Keys without a default: the role fills them from the shared settings (lgtm_name_prefix, lgtm_region,
+# lgtm_environment) unless the spec gives them.
+REQUIRED = ("name_prefix", "region", "environment")
+# Shared setting -> where it lands in the spec when the spec does not give it.
+SHARED = {"name_prefix": ("name_prefix",), "region": ("region",), "environment": ("environment",),
+          "tenant": ("remote_write", "tenant")}
+SERVICE_DEFAULTS = {"port": 9090, "metrics_path": "/metrics"}
+METRIC_KEYS = ("aws_namespace", "aws_metric_name", "aws_dimensions", "aws_statistics")
+METRIC_DEFAULTS = {"aws_statistics": ["Average"]}
+
+# Every default of the spec; roles/ecs_monitoring/meta/argument_specs.yml documents the same values (a unit test
+# compares them). Mappings merge key by key at every depth; lists and scalars replace the default whole.
 DEFAULTS = {
-    "environment": "prod",
     "cloudmap_namespace": "monitoring.local",
-    "region": "ap-northeast-2",
     "scrape_interval": "15s",
     "evaluation_interval": "15s",
     "retention": "15d",
     "prometheus_version": "2.53.0",
     "services": [],
     "ec2_sd": {"enabled": True, "tag_key": "Monitoring", "tag_value": "enabled", "port": 9100},
-    "remote_write": {"enabled": False, "url": "", "tenant": "aws-rag-ecs"},
+    # tenant: the shared tenant (lgtm_tenant) unless given.
+    "remote_write": {"enabled": False, "url": "", "tenant": ""},
     "tasks": {"prometheus": {"cpu": 1024, "memory": 2048}, "grafana": {"cpu": 512, "memory": 1024},
               "cloudwatch_exporter": {"cpu": 256, "memory": 512}, "alertmanager": {"cpu": 256, "memory": 512}},
     "thresholds": {"cpu_percent": 80, "memory_percent": 85, "disk_percent": 85, "error_rate_percent": 5, "p95_latency_seconds": 1.0},
     "durations": {"cpu": "5m", "memory": "5m", "disk": "10m", "down": "1m", "scrape": "5m", "errors": "5m", "latency": "5m"},
-    "slack": {"routes": {"critical": "#alerts-critical", "warning": "#alerts-warning"}, "webhook_url_file": "/etc/alertmanager/secrets/slack-webhook-url",
-              "webhook_secret_arn": ""},
+    # No channel by default: Alertmanager then sends nothing until routes name them.
+    "slack": {"routes": {}, "webhook_url_file": "/etc/alertmanager/secrets/slack-webhook-url", "webhook_secret_arn": ""},
     "alertmanager_group_wait": "10s",
     "allowed_cidrs": [],
     "certificate_arn": "",
     "efs_storage_gb": 20,
     "logs_gb_month": 10,
-    # The AWS side (module_utils/ecs_aws.py); docs/ecs.md describes every key.
-    "name_prefix": "lgtm",
+    # Figures replacing the region's price table entry in the cost estimate (ecs_cost.PRICE_KEYS).
+    "prices": {},
+    # The AWS side (plugin_utils/ecs_aws.py).
     "container_insights": "enabled",
     "log_retention_days": 30,
     "images": {"prometheus": "", "grafana": "grafana/grafana:11.5.2", "cloudwatch_exporter": "prom/cloudwatch-exporter:v0.16.0",
@@ -71,94 +89,36 @@ DEFAULTS = {
                           "role_mapping": {"Admin": [], "Editor": []}}},
     "cloudwatch_exporter": {"metrics": []},
 }
+ALLOWED_KEYS = tuple(DEFAULTS) + REQUIRED
 CONTAINER_INSIGHTS = ("enabled", "disabled", "enhanced")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 OAUTH_PROVIDERS = ("none", "cognito", "generic")
 SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+|ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+)$")
+CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$")
+DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
 def _duration(value, field):
-    if not isinstance(value, str) or not re.match(r"^([0-9]+(ms|s|m|h|d|w|y))+$", value):
+    if not isinstance(value, str) or not DURATION.match(value):
         _fail(field, "must be a Prometheus duration such as 15s, 5m or 15d (got %r)" % (value,))
 
 
-def _validate_services(spec):
-    names = set()
-    for index, service in enumerate(spec["services"]):
-        where = "services[%d]" % index
-        _keys(service, ("name", "port", "metrics_path"), where)
-        if not NAME.match(str(service.get("name", ""))):
-            _fail(where + ".name", "must be a lower-case DNS label (got %r)" % (service.get("name"),))
-        if service["name"] in names:
-            _fail(where + ".name", "%r is listed twice" % service["name"])
-        names.add(service["name"])
-        port = service.get("port", 9090)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            _fail(where + ".port", "must be a TCP port (got %r)" % (port,))
+def _number(value, field, zero=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not zero):
+        _fail(field, "must be a %s number (got %r)" % ("non-negative" if zero else "positive", value))
 
 
-def _validate_tasks(spec):
-    _keys(spec["tasks"], TASKS, "tasks")
-    for task, size in spec["tasks"].items():
-        _keys(size, ("cpu", "memory"), "tasks.%s" % task)
-        cpu, memory = size.get("cpu"), size.get("memory")
-        if cpu not in FARGATE_SIZES:
-            _fail("tasks.%s.cpu" % task, "%r is not a Fargate CPU size; allowed: %s" % (cpu, ", ".join(str(c) for c in FARGATE_SIZES)))
-        if memory not in FARGATE_SIZES[cpu]:
-            _fail("tasks.%s.memory" % task, "%r MiB does not go with %d CPU units on Fargate; allowed: %s"
-                  % (memory, cpu, ", ".join(str(m) for m in FARGATE_SIZES[cpu])))
+def _list(value, field):
+    if not isinstance(value, list):
+        _fail(field, "must be a list, got %s" % type(value).__name__)
 
 
-def _validate_alerting(spec):
-    _keys(spec["thresholds"], DEFAULTS["thresholds"], "thresholds")
-    for key, value in spec["thresholds"].items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            _fail("thresholds.%s" % key, "must be a positive number (got %r)" % (value,))
-    _keys(spec["durations"], DEFAULTS["durations"], "durations")
-    for key, value in spec["durations"].items():
-        _duration(value, "durations.%s" % key)
-    _keys(spec["slack"], DEFAULTS["slack"], "slack")
-    _keys(spec["slack"]["routes"], SEVERITIES, "slack.routes")
-    for severity, channel in spec["slack"]["routes"].items():
-        if not isinstance(channel, str) or not channel.startswith("#"):
-            _fail("slack.routes.%s" % severity, "must be a Slack channel such as #alerts (got %r)" % (channel,))
-
-
-def validate(spec):
-    if not isinstance(spec, dict):
-        raise SpecError("spec: must be a mapping")
-    _keys(spec, DEFAULTS, "spec")
-    spec = _merged(DEFAULTS, spec)
-    for key in ("scrape_interval", "evaluation_interval", "retention", "alertmanager_group_wait"):
-        _duration(spec[key], key)
-    _validate_services(spec)
-    _validate_tasks(spec)
-    _validate_alerting(spec)
-    for cidr in spec["allowed_cidrs"]:
-        try:
-            ipaddress.ip_network(cidr, strict=True)
-        except (TypeError, ValueError):
-            _fail("allowed_cidrs", "%r is not a CIDR such as 203.0.113.0/24" % (cidr,))
-    if spec["certificate_arn"] and not re.match(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$", spec["certificate_arn"]):
-        _fail("certificate_arn", "must be an ACM certificate ARN (got %r)" % (spec["certificate_arn"],))
-    if spec["remote_write"]["enabled"] and not str(spec["remote_write"]["url"]).startswith(("http://", "https://")):
-        _fail("remote_write.url", "is required when remote_write is enabled (Mimir's /api/v1/push)")
-    _validate_aws_settings(spec)
-    return spec
-
-
-def _merged(defaults, given):
-    """``given`` over ``defaults``, mapping by mapping (a task's size, role_mapping and lists are taken whole)."""
-    merged = copy.deepcopy(defaults)
-    for key, value in given.items():
-        if key == "tasks" and isinstance(value, dict):
-            merged[key] = dict(merged[key], **value)
-        elif isinstance(merged.get(key), dict) and isinstance(value, dict) and key != "role_mapping":
-            merged[key] = _merged(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+def _strings(value, field):
+    _list(value, field)
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            _fail("%s[%d]" % (field, index), "must be a non-empty string (got %r)" % (item,))
 
 
 def _choice(value, allowed, field):
@@ -173,358 +133,272 @@ def _secret_arn(value, field, required=False):
         _fail(field, "must be a Secrets Manager secret ARN or an SSM parameter ARN (got %r)" % (value,))
 
 
-def _validate_aws_settings(spec):
+def _shared_layer(shared):
+    """The shared settings placed where the spec takes them; empty values are left out (the spec must give them)."""
+    if shared is None:
+        return {}
+    if not isinstance(shared, dict):
+        raise SpecError("shared settings: must be a mapping, got %s" % type(shared).__name__)
+    problems = unknown_key_problems(shared, SHARED, "")
+    if problems:
+        raise SpecError([("", "shared settings: " + message) for _field, message in problems])
+    layer = {}
+    for key, value in shared.items():
+        if value in (None, ""):
+            continue
+        path = SHARED[key]
+        target = layer
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+        target[path[-1]] = value
+    return layer
+
+
+def validate(spec, shared=None):
+    """The spec laid over ``shared`` (name_prefix, region, environment, tenant: the shared settings) and DEFAULTS,
+    checked; raises one SpecError with every problem. Keys the spec gives win over the shared settings."""
+    if not isinstance(spec, dict):
+        raise SpecError([("", "must be a mapping, got %s" % type(spec).__name__)])
+    problems = Problems()
+    for field, message in unknown_key_problems(spec, ALLOWED_KEYS, ""):
+        problems.add(field, message)
+    spec = merge(merge(DEFAULTS, _shared_layer(shared)), spec)
+    with problems.section():
+        _validate_identity(spec)
+    for key in ("scrape_interval", "evaluation_interval", "retention", "alertmanager_group_wait"):
+        with problems.section():
+            _duration(spec[key], key)
+    with problems.section():
+        if not isinstance(spec["cloudmap_namespace"], str) or not DOMAIN.match(spec["cloudmap_namespace"]):
+            _fail("cloudmap_namespace", "must be a DNS domain such as monitoring.local (got %r)" % (spec["cloudmap_namespace"],))
+    with problems.section():
+        if not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+$", str(spec["prometheus_version"])):
+            _fail("prometheus_version", "must be a Prometheus release such as 2.53.0 (got %r)" % (spec["prometheus_version"],))
+    _validate_services(spec, problems)
+    _validate_tasks(spec, problems)
+    _validate_alerting(spec, problems)
+    _validate_collection(spec, problems)
+    _validate_cost(spec, problems)
+    _validate_aws_settings(spec, problems)
+    problems.raise_if_any()
+    return spec
+
+
+def _validate_identity(spec):
+    """name_prefix, region and environment: required (the role fills them from the shared settings)."""
+    problems = Problems()
+    for key in REQUIRED:
+        with problems.section():
+            value = spec.get(key)
+            if value in (None, ""):
+                _fail(key, "is required (the role fills it from lgtm_%s unless the spec gives it)" % key)
+            if key == "region" and not REGION.match(str(value)):
+                _fail(key, "must be an AWS region such as eu-west-1 (got %r)" % (value,))
+            if key != "region" and not NAME.match(str(value)):
+                _fail(key, "must be a lower-case DNS label of at most 40 characters (got %r)" % (value,))
+    problems.raise_if_any()
+
+
+def _validate_services(spec, problems):
+    """Every service on its own: name (unique DNS label), port, metrics_path; defaults filled in."""
+    with problems.section():
+        _list(spec["services"], "services")
+    if not isinstance(spec["services"], list):
+        return
+    names = set()
+    services = []
+    for index, service in enumerate(spec["services"]):
+        where = "services[%d]" % index
+        with problems.section():
+            _keys(service, ("name",) + tuple(SERVICE_DEFAULTS), where)
+        if not isinstance(service, dict):
+            continue
+        service = dict(SERVICE_DEFAULTS, **service)
+        services.append(service)
+        with problems.section():
+            if not NAME.match(str(service.get("name", ""))):
+                _fail(where + ".name", "must be a lower-case DNS label of at most 40 characters (got %r)" % (service.get("name"),))
+            if service["name"] in names:
+                _fail(where + ".name", "%r is listed twice" % service["name"])
+            names.add(service["name"])
+        with problems.section():
+            port = service["port"]
+            if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+                _fail(where + ".port", "must be a TCP port (got %r)" % (port,))
+        with problems.section():
+            path = service["metrics_path"]
+            if not isinstance(path, str) or not re.match(r"^/[^\s?#]*$", path):
+                _fail(where + ".metrics_path", "must be a URL path such as /metrics (got %r)" % (path,))
+    spec["services"] = services
+
+
+def _validate_tasks(spec, problems):
+    """Every task's size against Fargate's table."""
+    with problems.section():
+        _keys(spec["tasks"], TASKS, "tasks")
+    if not isinstance(spec["tasks"], dict):
+        return
+    for task, size in spec["tasks"].items():
+        with problems.section():
+            _keys(size, ("cpu", "memory"), "tasks.%s" % task)
+            cpu, memory = size.get("cpu"), size.get("memory")
+            if isinstance(cpu, bool) or not isinstance(cpu, int) or cpu not in FARGATE_SIZES:
+                _fail("tasks.%s.cpu" % task, "%r is not a Fargate CPU size; allowed: %s" % (cpu, ", ".join(str(c) for c in FARGATE_SIZES)))
+            if memory not in FARGATE_SIZES[cpu]:
+                _fail("tasks.%s.memory" % task, "%r MiB does not go with %d CPU units on Fargate; allowed: %s"
+                      % (memory, cpu, ", ".join(str(m) for m in FARGATE_SIZES[cpu])))
+
+
+def _validate_alerting(spec, problems):
+    """Thresholds, durations and Slack routes: each key on its own."""
+    for name, check in (("thresholds", _number), ("durations", _duration)):
+        with problems.section():
+            _keys(spec[name], DEFAULTS[name], name)
+        for key in DEFAULTS[name] if isinstance(spec[name], dict) else ():
+            with problems.section():
+                check(spec[name][key], "%s.%s" % (name, key))
+    with problems.section():
+        _keys(spec["slack"], DEFAULTS["slack"], "slack")
+    if not isinstance(spec["slack"], dict):
+        return
+    with problems.section():
+        _keys(spec["slack"]["routes"], SEVERITIES, "slack.routes")
+    if isinstance(spec["slack"]["routes"], dict):
+        for severity, channel in spec["slack"]["routes"].items():
+            with problems.section():
+                if not isinstance(channel, str) or not re.match(r"^#[^\s#]+$", channel):
+                    _fail("slack.routes.%s" % severity, "must be a Slack channel such as #alerts (got %r)" % (channel,))
+    with problems.section():
+        path = spec["slack"]["webhook_url_file"]
+        if not isinstance(path, str) or not path.startswith("/"):
+            _fail("slack.webhook_url_file", "must be an absolute path inside the Alertmanager container (got %r)" % (path,))
+    with problems.section():
+        _secret_arn(spec["slack"]["webhook_secret_arn"], "slack.webhook_secret_arn")
+
+
+def _validate_collection(spec, problems):
+    """EC2 discovery, remote_write, the CloudWatch exporter's extra metrics."""
+    with problems.section():
+        ec2 = spec["ec2_sd"]
+        _keys(ec2, DEFAULTS["ec2_sd"], "ec2_sd")
+        if not isinstance(ec2["enabled"], bool):
+            _fail("ec2_sd.enabled", "must be true or false (got %r)" % (ec2["enabled"],))
+        for key in ("tag_key", "tag_value"):
+            if not isinstance(ec2[key], str) or not ec2[key]:
+                _fail("ec2_sd.%s" % key, "must be a non-empty string (got %r)" % (ec2[key],))
+        if isinstance(ec2["port"], bool) or not isinstance(ec2["port"], int) or not 0 < ec2["port"] < 65536:
+            _fail("ec2_sd.port", "must be a TCP port (got %r)" % (ec2["port"],))
+    with problems.section():
+        remote = spec["remote_write"]
+        _keys(remote, DEFAULTS["remote_write"], "remote_write")
+        if remote["enabled"] and not str(remote["url"]).startswith(("http://", "https://")):
+            _fail("remote_write.url", "is required when remote_write is enabled (Mimir's /api/v1/push)")
+        if remote["enabled"] and not remote["tenant"]:
+            _fail("remote_write.tenant", "is required when remote_write is enabled (the role fills it from lgtm_tenant)")
+    with problems.section():
+        _keys(spec["cloudwatch_exporter"], DEFAULTS["cloudwatch_exporter"], "cloudwatch_exporter")
+        _list(spec["cloudwatch_exporter"]["metrics"], "cloudwatch_exporter.metrics")
+    metrics = spec["cloudwatch_exporter"].get("metrics") if isinstance(spec["cloudwatch_exporter"], dict) else None
+    for index, metric in enumerate(metrics if isinstance(metrics, list) else []):
+        where = "cloudwatch_exporter.metrics[%d]" % index
+        with problems.section():
+            _keys(metric, METRIC_KEYS, where)
+            metric = metrics[index] = merge(METRIC_DEFAULTS, metric)
+            if not metric.get("aws_namespace") or not metric.get("aws_metric_name"):
+                _fail(where, "needs aws_namespace and aws_metric_name")
+            for key in ("aws_dimensions", "aws_statistics"):
+                if key in metric:
+                    _strings(metric[key], "%s.%s" % (where, key))
+
+
+def _validate_cost(spec, problems):
+    """The cost estimate's inputs and the prices that replace the region's table entry."""
+    for key in ("efs_storage_gb", "logs_gb_month"):
+        with problems.section():
+            _number(spec[key], key, zero=True)
+    with problems.section():
+        _keys(spec["prices"], PRICE_KEYS, "prices")
+    if isinstance(spec["prices"], dict):
+        for key, value in spec["prices"].items():
+            with problems.section():
+                _number(value, "prices.%s" % key, zero=True)
+
+
+def _validate_aws_settings(spec, problems):
     """The AWS-side keys that can be checked without knowing whether AWS resources are managed."""
-    if not NAME.match(str(spec["name_prefix"])):
-        _fail("name_prefix", "must be a lower-case DNS label (got %r)" % (spec["name_prefix"],))
-    _choice(spec["container_insights"], CONTAINER_INSIGHTS, "container_insights")
-    _choice(spec["log_retention_days"], LOG_RETENTION_DAYS, "log_retention_days")
-    _keys(spec["images"], TASKS, "images")
-    _keys(spec["network"], DEFAULTS["network"], "network")
-    _keys(spec["dns"], DEFAULTS["dns"], "dns")
-    if spec["dns"]["zone"] and not DOMAIN.match(str(spec["dns"]["zone"])):
-        _fail("dns.zone", "must be a DNS domain such as example.com (got %r)" % (spec["dns"]["zone"],))
-    if not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", str(spec["dns"]["record"])):
-        _fail("dns.record", "must be one DNS label such as grafana (got %r)" % (spec["dns"]["record"],))
-    grafana = spec["grafana"]
-    _keys(grafana, DEFAULTS["grafana"], "grafana")
-    _secret_arn(grafana["admin_secret_arn"], "grafana.admin_secret_arn")
-    _secret_arn(grafana["database_url_secret_arn"], "grafana.database_url_secret_arn")
+    with problems.section():
+        _choice(spec["container_insights"], CONTAINER_INSIGHTS, "container_insights")
+    with problems.section():
+        _choice(spec["log_retention_days"], LOG_RETENTION_DAYS, "log_retention_days")
+    with problems.section():
+        _keys(spec["images"], TASKS, "images")
+    with problems.section():
+        _validate_cidrs(spec["allowed_cidrs"])
+    with problems.section():
+        if spec["certificate_arn"] and not CERTIFICATE_ARN.match(str(spec["certificate_arn"])):
+            _fail("certificate_arn", "must be an ACM certificate ARN (got %r)" % (spec["certificate_arn"],))
+    with problems.section():
+        network = spec["network"]
+        _keys(network, DEFAULTS["network"], "network")
+        if not isinstance(network["vpc_id"], str):
+            _fail("network.vpc_id", "must be a VPC id such as vpc-0123456789abcdef0 (got %r)" % (network["vpc_id"],))
+        _strings(network["private_subnets"], "network.private_subnets")
+        _strings(network["public_subnets"], "network.public_subnets")
+    with problems.section():
+        dns = spec["dns"]
+        _keys(dns, DEFAULTS["dns"], "dns")
+        if dns["zone"] and not DOMAIN.match(str(dns["zone"])):
+            _fail("dns.zone", "must be a DNS domain such as example.com (got %r)" % (dns["zone"],))
+        if not re.match(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", str(dns["record"])):
+            _fail("dns.record", "must be one DNS label such as grafana (got %r)" % (dns["record"],))
+    with problems.section():
+        _keys(spec["grafana"], DEFAULTS["grafana"], "grafana")
+    if isinstance(spec["grafana"], dict):
+        _validate_grafana(spec["grafana"], problems)
+
+
+def _validate_cidrs(cidrs):
+    _list(cidrs, "allowed_cidrs")
+    problems = Problems()
+    for cidr in cidrs:
+        with problems.section():
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except (TypeError, ValueError):
+                _fail("allowed_cidrs", "%r is not a CIDR such as 203.0.113.0/24" % (cidr,))
+    problems.raise_if_any()
+
+
+def _validate_grafana(grafana, problems):
+    with problems.section():
+        _secret_arn(grafana["admin_secret_arn"], "grafana.admin_secret_arn")
+    with problems.section():
+        _secret_arn(grafana["database_url_secret_arn"], "grafana.database_url_secret_arn")
     oauth = grafana["oauth"]
-    _keys(oauth, DEFAULTS["grafana"]["oauth"], "grafana.oauth")
-    _choice(oauth["provider"], OAUTH_PROVIDERS, "grafana.oauth.provider")
-    _keys(oauth["role_mapping"], ("Admin", "Editor"), "grafana.oauth.role_mapping")
+    with problems.section():
+        _keys(oauth, DEFAULTS["grafana"]["oauth"], "grafana.oauth")
+    if not isinstance(oauth, dict):
+        return
+    with problems.section():
+        _choice(oauth["provider"], OAUTH_PROVIDERS, "grafana.oauth.provider")
+    with problems.section():
+        # role_mapping merges with its default {Admin: [], Editor: []}: a role not given maps no group.
+        _keys(oauth["role_mapping"], ("Admin", "Editor"), "grafana.oauth.role_mapping")
+        for role, groups in oauth["role_mapping"].items():
+            _strings(groups, "grafana.oauth.role_mapping.%s" % role)
     if oauth["provider"] != "none":
-        if not oauth["client_id"]:
-            _fail("grafana.oauth.client_id", "is required with provider %s" % oauth["provider"])
-        _secret_arn(oauth["client_secret_arn"], "grafana.oauth.client_secret_arn", required=True)
-    if oauth["provider"] == "cognito" and not DOMAIN.match(str(oauth["cognito_domain"])):
-        _fail("grafana.oauth.cognito_domain", "must be the user pool's domain such as auth.example.com or "
-              "my-pool.auth.ap-northeast-2.amazoncognito.com (got %r)" % (oauth["cognito_domain"],))
+        with problems.section():
+            if not oauth["client_id"]:
+                _fail("grafana.oauth.client_id", "is required with provider %s" % oauth["provider"])
+        with problems.section():
+            _secret_arn(oauth["client_secret_arn"], "grafana.oauth.client_secret_arn", required=True)
+    if oauth["provider"] == "cognito":
+        with problems.section():
+            if not DOMAIN.match(str(oauth["cognito_domain"])):
+                _fail("grafana.oauth.cognito_domain", "must be the user pool's domain such as auth.example.com or "
+                      "my-pool.auth.eu-west-1.amazoncognito.com (got %r)" % (oauth["cognito_domain"],))
     if oauth["provider"] == "generic":
         for key in ("auth_url", "token_url", "api_url"):
-            if not str(oauth[key]).startswith("https://"):
-                _fail("grafana.oauth.%s" % key, "must be an https:// URL with provider generic (got %r)" % (oauth[key],))
-    _secret_arn(spec["slack"].get("webhook_secret_arn", ""), "slack.webhook_secret_arn")
-    _keys(spec["cloudwatch_exporter"], DEFAULTS["cloudwatch_exporter"], "cloudwatch_exporter")
-    for index, metric in enumerate(spec["cloudwatch_exporter"]["metrics"]):
-        where = "cloudwatch_exporter.metrics[%d]" % index
-        _keys(metric, ("aws_namespace", "aws_metric_name", "aws_dimensions", "aws_statistics"), where)
-        if not metric.get("aws_namespace") or not metric.get("aws_metric_name"):
-            _fail(where, "needs aws_namespace and aws_metric_name")
-
-
-# ---------------------------------------------------------------------------
-# prometheus.yml
-
-
-def _dns(spec, name):
-    return "%s.%s" % (name, spec["cloudmap_namespace"])
-
-
-def prometheus_config(spec):
-    """prometheus.yml: Prometheus itself, every ECS service (Cloud Map DNS and static), the CloudWatch exporter, EC2."""
-    jobs = [{"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]}]
-    if spec["services"]:
-        jobs.append({"job_name": "ecs-services", "dns_sd_configs": [
-            {"names": [_dns(spec, s["name"]) for s in spec["services"]], "type": "A", "port": 9090, "refresh_interval": "30s"}],
-            "relabel_configs": [{"source_labels": ["__meta_dns_name"], "regex": "([^.]+)\\..*", "target_label": "service"}]})
-    for service in spec["services"]:
-        jobs.append({"job_name": "service-%s" % service["name"], "metrics_path": service.get("metrics_path", "/metrics"),
-                     "static_configs": [{"targets": ["%s:%d" % (_dns(spec, service["name"]), service.get("port", 9090))],
-                                         "labels": {"service": service["name"]}}]})
-    jobs.append({"job_name": "cloudwatch", "scrape_interval": "60s", "scrape_timeout": "50s",
-                 "static_configs": [{"targets": ["%s:9106" % _dns(spec, "cloudwatch-exporter")]}]})
-    if spec["ec2_sd"]["enabled"]:
-        jobs.append({"job_name": "ec2-nodes", "ec2_sd_configs": [{
-            "region": spec["region"], "port": spec["ec2_sd"]["port"],
-            "filters": [{"name": "tag:%s" % spec["ec2_sd"]["tag_key"], "values": [spec["ec2_sd"]["tag_value"]]}]}],
-            "relabel_configs": [{"source_labels": ["__meta_ec2_tag_Name"], "target_label": "instance_name"},
-                                {"source_labels": ["__meta_ec2_availability_zone"], "target_label": "availability_zone"}]})
-    config = {
-        "global": {"scrape_interval": spec["scrape_interval"], "evaluation_interval": spec["evaluation_interval"],
-                   "external_labels": {"environment": spec["environment"], "cluster": "ecs-monitoring-%s" % spec["environment"]}},
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": ["%s:9093" % _dns(spec, "alertmanager")]}]}]},
-        "rule_files": ["rules/*.yml"],
-        "scrape_configs": jobs,
-    }
-    if spec["remote_write"]["enabled"]:
-        config["remote_write"] = [{"url": spec["remote_write"]["url"], "headers": {"X-Scope-OrgID": spec["remote_write"]["tenant"]},
-                                   "send_exemplars": True}]
-    return config
-
-
-def _version(text):
-    return tuple(int(part) for part in re.findall(r"[0-9]+", str(text))[:2])
-
-
-def aws_ecs_scrape_configs(spec):
-    """ECS task discovery with aws_sd (role ecs), for Prometheus 3.8 and later only; None for older versions."""
-    if _version(spec["prometheus_version"]) < (3, 8):
-        return None
-    return {"scrape_configs": [{"job_name": "ecs-tasks", "aws_sd_configs": [{"role": "ecs", "region": spec["region"], "port": 9090}],
-                                "relabel_configs": [{"source_labels": ["__meta_ecs_service"], "target_label": "service"}]}]}
-
-
-# ---------------------------------------------------------------------------
-# Rules, and the tests that prove them
-
-
-def alert_rules(spec):
-    t, d = spec["thresholds"], spec["durations"]
-    rules = [
-        ("HighCPUUsage", "avg by (service) (ecs_cpu_utilization) > %s" % t["cpu_percent"], d["cpu"], "warning",
-         "CPU of {{ $labels.service }} above %s%%" % t["cpu_percent"]),
-        ("HighMemoryUsage", "avg by (service) (ecs_memory_utilization) > %s" % t["memory_percent"], d["memory"], "warning",
-         "Memory of {{ $labels.service }} above %s%%" % t["memory_percent"]),
-        ("ServiceDown", 'up{job="ecs-services"} == 0', d["down"], "critical", "Service {{ $labels.service }} is down"),
-        ("TargetScrapeFailing", 'up{job!="ecs-services"} == 0', d["scrape"], "warning", "{{ $labels.job }} target {{ $labels.instance }} cannot be scraped"),
-        ("DiskSpaceLow", "(1 - node_filesystem_avail_bytes{fstype!~\"tmpfs|overlay\"} / node_filesystem_size_bytes{fstype!~\"tmpfs|overlay\"}) * 100 > %s"
-         % t["disk_percent"], d["disk"], "warning", "Disk {{ $labels.mountpoint }} on {{ $labels.instance }} above %s%%" % t["disk_percent"]),
-        ("HighErrorRate", 'sum by (service) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (service) (rate(http_requests_total[5m])) * 100 > %s'
-         % t["error_rate_percent"], d["errors"], "critical", "5xx rate of {{ $labels.service }} above %s%%" % t["error_rate_percent"]),
-        ("HighP95Latency", "histogram_quantile(0.95, sum by (service, le) (rate(http_request_duration_seconds_bucket[5m]))) > %s"
-         % t["p95_latency_seconds"], d["latency"], "warning", "P95 latency of {{ $labels.service }} above %ss" % t["p95_latency_seconds"]),
-    ]
-    return {"groups": [{"name": "ecs-monitoring", "rules": [
-        {"alert": name, "expr": expr, "for": duration, "labels": {"severity": severity}, "annotations": {"summary": summary}}
-        for name, expr, duration, severity, summary in rules]}]}
-
-
-def _minutes(duration):
-    total = 0
-    for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration):
-        total += int(number) * {"ms": 0.001 / 60, "s": 1.0 / 60, "m": 1, "h": 60, "d": 1440, "w": 10080, "y": 525600}[unit]
-    return total
-
-
-def rule_tests(spec):
-    """promtool test rules input (tests/alerts.test.yml beside rules/): for every rule a series just past its
-    threshold (fires once `for` has passed, not before) and one just short of it (never fires). A broken
-    threshold, duration or expression makes these tests fail."""
-    t, d = spec["thresholds"], spec["durations"]
-    summaries = dict((rule["alert"], rule["annotations"]["summary"]) for rule in alert_rules(spec)["groups"][0]["rules"])
-
-    def window(duration):
-        return int(_minutes(duration)) + 5
-
-    cases = []
-
-    def case(alert, duration, firing_series, quiet_series, labels):
-        minutes = window(duration)
-        summary = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda match: labels.get(match.group(1), ""), summaries[alert])
-        before = max(int(_minutes(duration)) - 1, 0)
-        cases.append({"interval": "1m", "input_series": firing_series + quiet_series, "alert_rule_test": [
-            # Not yet: the condition has not held for the rule's `for` duration.
-            {"eval_time": "%dm" % before, "alertname": alert, "exp_alerts": []},
-            # Then exactly the series past the threshold fires, with its labels and summary.
-            {"eval_time": "%dm" % minutes, "alertname": alert, "exp_alerts": [{"exp_labels": labels, "exp_annotations": {"summary": summary}}]},
-        ]})
-
-    def gauge(metric, labels, value, minutes):
-        return {"series": "%s{%s}" % (metric, ",".join('%s="%s"' % kv for kv in sorted(labels.items()))),
-                "values": "%sx%d" % (value, minutes + 5)}
-
-    def counter(metric, labels, per_minute, minutes):
-        return {"series": "%s{%s}" % (metric, ",".join('%s="%s"' % kv for kv in sorted(labels.items()))),
-                "values": "0+%sx%d" % (per_minute, minutes + 5)}
-
-    m = window(d["cpu"])
-    case("HighCPUUsage", d["cpu"], [gauge("ecs_cpu_utilization", {"service": "api"}, t["cpu_percent"] + 1, m)],
-         [gauge("ecs_cpu_utilization", {"service": "batch"}, t["cpu_percent"] - 1, m)], {"severity": "warning", "service": "api"})
-    m = window(d["memory"])
-    case("HighMemoryUsage", d["memory"], [gauge("ecs_memory_utilization", {"service": "api"}, t["memory_percent"] + 1, m)],
-         [gauge("ecs_memory_utilization", {"service": "batch"}, t["memory_percent"] - 1, m)], {"severity": "warning", "service": "api"})
-    m = window(d["down"])
-    case("ServiceDown", d["down"], [gauge("up", {"job": "ecs-services", "service": "api", "instance": "10.0.0.1:9090"}, 0, m)],
-         [gauge("up", {"job": "ecs-services", "service": "web", "instance": "10.0.0.2:9090"}, 1, m)],
-         {"severity": "critical", "job": "ecs-services", "service": "api", "instance": "10.0.0.1:9090"})
-    m = window(d["scrape"])
-    case("TargetScrapeFailing", d["scrape"], [gauge("up", {"job": "cloudwatch", "instance": "cw:9106"}, 0, m)],
-         [gauge("up", {"job": "prometheus", "instance": "localhost:9090"}, 1, m)], {"severity": "warning", "job": "cloudwatch", "instance": "cw:9106"})
-    m = window(d["disk"])
-    size = 1000
-    labels = {"instance": "i-1", "mountpoint": "/", "fstype": "ext4"}
-    quiet = dict(labels, instance="i-2")
-    case("DiskSpaceLow", d["disk"],
-         [gauge("node_filesystem_avail_bytes", labels, size * (100 - t["disk_percent"] - 1) / 100.0, m), gauge("node_filesystem_size_bytes", labels, size, m)],
-         [gauge("node_filesystem_avail_bytes", quiet, size * (100 - t["disk_percent"] + 1) / 100.0, m), gauge("node_filesystem_size_bytes", quiet, size, m)],
-         dict(labels, severity="warning"))
-    m = window(d["errors"])
-    over, under = t["error_rate_percent"] + 1, t["error_rate_percent"] - 1
-    case("HighErrorRate", d["errors"],
-         [counter("http_requests_total", {"service": "api", "status": "500"}, over, m),
-          counter("http_requests_total", {"service": "api", "status": "200"}, 100 - over, m)],
-         [counter("http_requests_total", {"service": "web", "status": "500"}, under, m),
-          counter("http_requests_total", {"service": "web", "status": "200"}, 100 - under, m)],
-         {"severity": "critical", "service": "api"})
-    m = window(d["latency"])
-    slow, fast = t["p95_latency_seconds"] * 1.5, t["p95_latency_seconds"] * 0.5
-    case("HighP95Latency", d["latency"],
-         [counter("http_request_duration_seconds_bucket", {"service": "api", "le": str(fast)}, 0, m),
-          counter("http_request_duration_seconds_bucket", {"service": "api", "le": str(slow)}, 10, m),
-          counter("http_request_duration_seconds_bucket", {"service": "api", "le": "+Inf"}, 10, m)],
-         [counter("http_request_duration_seconds_bucket", {"service": "web", "le": str(fast)}, 10, m),
-          counter("http_request_duration_seconds_bucket", {"service": "web", "le": str(slow)}, 10, m),
-          counter("http_request_duration_seconds_bucket", {"service": "web", "le": "+Inf"}, 10, m)],
-         {"severity": "warning", "service": "api"})
-    return {"rule_files": ["../rules/alerts.yml"], "evaluation_interval": "1m", "tests": cases}
-
-
-# ---------------------------------------------------------------------------
-# alertmanager.yml
-
-
-def alertmanager_config(spec):
-    slack = spec["slack"]
-    receivers = [{"name": "slack-%s" % severity, "slack_configs": [{
-        "api_url_file": slack["webhook_url_file"], "channel": channel, "send_resolved": True,
-        "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
-        "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ end }}"}]} for severity, channel in sorted(slack["routes"].items())]
-    default = "slack-critical" if "critical" in slack["routes"] else receivers[0]["name"]
-    return {
-        "route": {"receiver": default, "group_by": ["alertname", "service"], "group_wait": spec["alertmanager_group_wait"],
-                  "group_interval": "5m", "repeat_interval": "4h",
-                  "routes": [{"matchers": ['severity="%s"' % severity], "receiver": "slack-%s" % severity} for severity in sorted(slack["routes"])]},
-        "inhibit_rules": [{"source_matchers": ['severity="critical"'], "target_matchers": ['severity="warning"'], "equal": ["alertname", "service"]}],
-        "receivers": receivers,
-    }
-
-
-# ---------------------------------------------------------------------------
-# Grafana provisioning and the CloudWatch exporter
-
-GRAFANA_DASHBOARDS_DIR = "/tmp/grafana/dashboards"
-
-
-def grafana_provisioning(spec):
-    """Provisioning files: Prometheus (default, uid prometheus, as the dashboards expect) and Alertmanager through
-    Cloud Map; dashboards from files. Grafana keeps no state on EFS: everything it shows comes from these files."""
-    datasources = {"apiVersion": 1, "datasources": [
-        {"name": "Prometheus", "type": "prometheus", "uid": "prometheus", "access": "proxy", "isDefault": True, "editable": False,
-         "url": "http://%s:9090" % _dns(spec, "prometheus"),
-         "jsonData": {"timeInterval": spec["scrape_interval"], "httpMethod": "POST"}},
-        {"name": "Alertmanager", "type": "alertmanager", "uid": "alertmanager", "access": "proxy", "editable": False,
-         "url": "http://%s:9093" % _dns(spec, "alertmanager"),
-         "jsonData": {"implementation": "prometheus", "handleGrafanaManagedAlerts": False}},
-    ]}
-    providers = {"apiVersion": 1, "providers": [
-        {"name": "lgtm-ecs", "folder": "ECS monitoring", "type": "file", "disableDeletion": True, "allowUiUpdates": False,
-         "updateIntervalSeconds": 60, "options": {"path": GRAFANA_DASHBOARDS_DIR}}]}
-    return {"grafana/provisioning/datasources/lgtm.yml": datasources, "grafana/provisioning/dashboards/lgtm.yml": providers}
-
-
-def cloudwatch_exporter_config(spec):
-    """prom/cloudwatch-exporter's config.yml: ECS CPU/memory per service, ALB latency, requests and 5xx (seed 004),
-    then what the spec lists. The Prometheus names it produces are in METRICS_PRODUCED."""
-    ecs = ["ClusterName", "ServiceName"]
-    metrics = [
-        {"aws_namespace": "AWS/ECS", "aws_metric_name": "CPUUtilization", "aws_dimensions": ecs, "aws_statistics": ["Average"]},
-        {"aws_namespace": "AWS/ECS", "aws_metric_name": "MemoryUtilization", "aws_dimensions": ecs, "aws_statistics": ["Average"]},
-        {"aws_namespace": "AWS/ApplicationELB", "aws_metric_name": "TargetResponseTime", "aws_dimensions": ["LoadBalancer", "TargetGroup"],
-         "aws_statistics": ["Average"]},
-        {"aws_namespace": "AWS/ApplicationELB", "aws_metric_name": "RequestCount", "aws_dimensions": ["LoadBalancer", "TargetGroup"],
-         "aws_statistics": ["Sum"]},
-        {"aws_namespace": "AWS/ApplicationELB", "aws_metric_name": "HTTPCode_Target_5XX_Count", "aws_dimensions": ["LoadBalancer", "TargetGroup"],
-         "aws_statistics": ["Sum"]},
-    ]
-    for metric in spec["cloudwatch_exporter"]["metrics"]:
-        metrics.append(dict({"aws_statistics": ["Average"]}, **metric))
-    return {"region": spec["region"], "period_seconds": 60, "delay_seconds": 120, "metrics": metrics}
-
-
-# ---------------------------------------------------------------------------
-# Dashboards
-
-METRICS_PRODUCED = {
-    # CloudWatch exporter (ECS and ALB, seed 004), as prom/cloudwatch-exporter names them, plus the rules' inputs.
-    "ecs_cpu_utilization", "ecs_memory_utilization", "aws_ecs_cpuutilization_average", "aws_ecs_memory_utilization_average",
-    "aws_applicationelb_target_response_time_average", "aws_applicationelb_request_count_sum",
-    "aws_applicationelb_httpcode_target_5_xx_count_sum",
-    # Every scrape, the services' HTTP instrumentation, node exporter on EC2.
-    "up", "http_requests_total", "http_request_duration_seconds_bucket", "node_filesystem_avail_bytes", "node_filesystem_size_bytes",
-    "node_cpu_seconds_total", "node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes",
-    # Cost panel inputs are recorded constants from this spec, see cost_estimate.
-}
-
-
-def _panel(index, title, exprs, unit="short", kind="timeseries"):
-    return {"id": index + 1, "type": kind, "title": title, "datasource": {"type": "prometheus", "uid": "prometheus"},
-            "gridPos": {"h": 8, "w": 12, "x": (index % 2) * 12, "y": (index // 2) * 8},
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "targets": [{"refId": chr(65 + n), "expr": expr, "datasource": {"type": "prometheus", "uid": "prometheus"}} for n, expr in enumerate(exprs)]}
-
-
-def _dashboard(uid, title, panels, tags):
-    return {"uid": uid, "title": title, "tags": ["ecs-monitoring"] + tags, "schemaVersion": 39, "version": 1, "editable": False,
-            "time": {"from": "now-6h", "to": "now"}, "refresh": "30s", "timezone": "browser",
-            "panels": [_panel(i, *p) for i, p in enumerate(panels)]}
-
-
-def dashboards(spec):
-    """Dashboards as code: uid -> Grafana dashboard JSON (datasource uid `prometheus`)."""
-    cost = cost_estimate(spec)
-    out = {
-        "infrastructure-overview": _dashboard("infrastructure-overview", "Infrastructure Overview", [
-            ("Targets up", ["sum(up)"], "short", "stat"),
-            ("Targets down", ["count(up == 0) or vector(0)"], "short", "stat"),
-            ("EC2 CPU busy", ['100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode="idle"}[5m])))'], "percent"),
-            ("EC2 memory used", ["100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)"], "percent"),
-        ], ["infrastructure"]),
-        "ecs-cluster": _dashboard("ecs-cluster", "ECS Cluster", [
-            ("CPU by service", ["avg by (service) (ecs_cpu_utilization)"], "percent"),
-            ("Memory by service", ["avg by (service) (ecs_memory_utilization)"], "percent"),
-            ("ALB requests", ["sum(aws_applicationelb_request_count_sum)"], "short"),
-            ("ALB 5xx", ["sum(aws_applicationelb_httpcode_target_5_xx_count_sum)"], "short"),
-        ], ["ecs"]),
-        "application-performance": _dashboard("application-performance", "Application Performance", [
-            ("Latency P50 / P95 / P99", ["histogram_quantile(%s, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))" % q
-                                         for q in ("0.5", "0.95", "0.99")], "s"),
-            ("Requests per second", ["sum by (service) (rate(http_requests_total[5m]))"], "reqps"),
-            ("5xx ratio", ['sum by (service) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (service) (rate(http_requests_total[5m]))'],
-             "percentunit"),
-            ("ALB target response time", ["avg(aws_applicationelb_target_response_time_average)"], "s"),
-        ], ["apm"]),
-        "cost-estimation": _dashboard("cost-estimation", "Cost Estimation", [
-            ("Estimated monthly cost (USD)", ["vector(%s)" % cost["total_usd"]], "currencyUSD", "stat"),
-            ("Fargate (USD/month)", ["vector(%s)" % cost["items"]["fargate"]], "currencyUSD", "stat"),
-            ("Average CPU of the services", ["avg(ecs_cpu_utilization)"], "percent"),
-            ("Average memory of the services", ["avg(ecs_memory_utilization)"], "percent"),
-        ], ["cost"]),
-    }
-    for service in spec["services"]:
-        name = service["name"]
-        out["service-%s" % name] = _dashboard("service-%s" % name, "Service: %s" % name, [
-            ("Up", ['up{service="%s"}' % name], "short", "stat"),
-            ("CPU", ['avg(ecs_cpu_utilization{service="%s"})' % name], "percent"),
-            ("Memory", ['avg(ecs_memory_utilization{service="%s"})' % name], "percent"),
-            ("Latency P95", ['histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{service="%s"}[5m])))' % name], "s"),
-        ], ["service"])
-    return out
-
-
-def dashboard_metrics(expr):
-    """Metric names an expression reads (identifiers followed by a selector, range or operator, minus functions)."""
-    functions = {"sum", "avg", "count", "rate", "histogram_quantile", "vector", "by", "without", "or", "and", "unless", "min", "max"}
-    names = set(re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?=\{|\[|\)|\s*[-+*/<>=]|$)", re.sub(r'"[^"]*"', '""', expr)))
-    return names - functions - {"le", "service", "mode", "status", "instance"}
-
-
-# ---------------------------------------------------------------------------
-# Cost
-
-
-def cost_estimate(spec):
-    """Monthly cost (USD) of the chosen sizes at the seed's ap-northeast-2 prices; figures rounded to cents."""
-    fargate = {}
-    for task, size in spec["tasks"].items():
-        vcpu, gb = size["cpu"] / 1024.0, size["memory"] / 1024.0
-        fargate[task] = round((vcpu * PRICES["vcpu_hour"] + gb * PRICES["gb_hour"]) * HOURS_PER_MONTH, 2)
-    items = {
-        "fargate": round(sum(fargate.values()), 2),
-        "efs": round(spec["efs_storage_gb"] * PRICES["efs_gb_month"], 2),
-        "alb": round(HOURS_PER_MONTH * (PRICES["alb_hour"] + 5 * PRICES["lcu_hour"] / 10.0), 2),
-        "cloudwatch_logs": round(spec["logs_gb_month"] * PRICES["logs_gb_ingested"], 2),
-    }
-    return {"currency": "USD", "prices": PRICES, "fargate_by_task": fargate, "items": items, "total_usd": round(sum(items.values()), 2),
-            "seed_total_usd": "105-116"}
+            with problems.section():
+                if not str(oauth[key]).startswith("https://"):
+                    _fail("grafana.oauth.%s" % key, "must be an https:// URL with provider generic (got %r)" % (oauth[key],))

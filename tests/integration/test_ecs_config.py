@@ -18,7 +18,14 @@ from ansible_collections.lgtm.aws.plugins.plugin_utils import ecs_monitoring as 
 pytestmark = [pytest.mark.integration,
               pytest.mark.skipif(not shutil.which("promtool") or not shutil.which("amtool"),
                                  reason="needs promtool and amtool (Debian packages prometheus and prometheus-alertmanager; make deps)")]
-SPEC = {"services": [{"name": n} for n in ("atlantis", "api-1", "api-2", "worker", "web")]}
+SHARED = {"name_prefix": "acme", "region": "eu-west-1", "environment": "prod", "tenant": "acme-platform"}
+# A service on its own port and metrics path beside ones on the defaults (9090, /metrics).
+SPEC = {"services": [{"name": "payments", "port": 8080, "metrics_path": "/actuator/prometheus"}, {"name": "api-1"}, {"name": "web"}],
+        "slack": {"routes": {"critical": "#alerts-critical", "warning": "#alerts-warning"}}}
+
+
+def files_of(spec):
+    return ecs_monitoring_files(spec, SHARED)
 
 
 def write(files, root):
@@ -34,7 +41,7 @@ def run(*cmd, cwd=None):
 
 
 def test_promtool_accepts_config_and_rules_and_the_rule_tests_pass(tmp_path):
-    root = write(ecs_monitoring_files(SPEC), tmp_path)
+    root = write(files_of(SPEC), tmp_path)
     checked = run("promtool", "check", "config", "prometheus.yml", cwd=root)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 1 rule files found" in checked.stdout + checked.stderr
@@ -46,22 +53,22 @@ def test_promtool_accepts_config_and_rules_and_the_rule_tests_pass(tmp_path):
 
 @pytest.mark.parametrize("threshold", ["cpu_percent", "memory_percent", "disk_percent", "error_rate_percent", "p95_latency_seconds"])
 def test_rule_tests_fail_when_a_threshold_is_broken(tmp_path, threshold):
-    good = em.validate(dict(SPEC))
-    broken = em.validate(dict(SPEC, thresholds={threshold: good["thresholds"][threshold] * 3}))
+    good = em.validate(dict(SPEC), SHARED)
+    broken = em.validate(dict(SPEC, thresholds={threshold: good["thresholds"][threshold] * 3}), SHARED)
     write({"rules/alerts.yml": yaml.safe_dump(em.alert_rules(broken)), "tests/alerts.test.yml": yaml.safe_dump(em.rule_tests(good))}, tmp_path)
     tested = run("promtool", "test", "rules", "alerts.test.yml", cwd=tmp_path / "tests")
     assert tested.returncode != 0, "promtool test rules passed with %s tripled" % threshold
 
 
 def test_aws_sd_section_stays_out_of_what_old_promtool_checks(tmp_path):
-    root = write(ecs_monitoring_files(dict(SPEC, prometheus_version="3.8.0")), tmp_path)
+    root = write(files_of(dict(SPEC, prometheus_version="3.8.0")), tmp_path)
     assert (root / "scrape_configs" / "aws-ecs.yml").exists()
     assert run("promtool", "check", "config", "prometheus.yml", cwd=root).returncode == 0
     assert "aws_sd_configs" not in (root / "prometheus.yml").read_text()
 
 
 def test_amtool_accepts_the_config_and_routes_by_severity(tmp_path):
-    root = write(ecs_monitoring_files(SPEC), tmp_path)
+    root = write(files_of(SPEC), tmp_path)
     assert run("amtool", "check-config", "alertmanager.yml", cwd=root).returncode == 0
     for severity in ("critical", "warning"):
         routed = run("amtool", "config", "routes", "test", "--config.file", "alertmanager.yml", "severity=" + severity, "alertname=X", cwd=root)
@@ -69,7 +76,7 @@ def test_amtool_accepts_the_config_and_routes_by_severity(tmp_path):
 
 
 def test_every_dashboard_query_is_valid_promql(tmp_path):
-    exprs = [target["expr"] for board in em.dashboards(em.validate(dict(SPEC))).values() for panel in board["panels"] for target in panel["targets"]]
+    exprs = [target["expr"] for board in em.dashboards(em.validate(dict(SPEC), SHARED)).values() for panel in board["panels"] for target in panel["targets"]]
     rules = {"groups": [{"name": "dashboards", "rules": [{"record": "dashboard:query_%d" % n, "expr": expr} for n, expr in enumerate(exprs)]}]}
     (tmp_path / "queries.yml").write_text(yaml.safe_dump(rules))
     checked = run("promtool", "check", "rules", "queries.yml", cwd=tmp_path)
@@ -92,12 +99,16 @@ def free_port():
 
 
 class Target:
-    """A service exposing /metrics on 127.0.0.1."""
+    """A service exposing its metrics on 127.0.0.1 at ``path`` only (anything else is a 404)."""
 
-    def __init__(self):
-        handler = type("H", (http.server.BaseHTTPRequestHandler,), {
-            "do_GET": lambda self: (self.send_response(200), self.end_headers(), self.wfile.write(b"app_info 1\n")),
-            "log_message": lambda self, *a: None})
+    def __init__(self, path="/metrics"):
+        def do_get(handler):
+            found = handler.path.split("?")[0] == path
+            handler.send_response(200 if found else 404)
+            handler.end_headers()
+            handler.wfile.write(b"app_info 1\n" if found else b"not here\n")
+
+        handler = type("H", (http.server.BaseHTTPRequestHandler,), {"do_GET": do_get, "log_message": lambda self, *a: None})
         self.server = http.server.HTTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -131,15 +142,17 @@ class SlackStandIn:
 
 
 def local_stack(tmp_path, spec, target, slack):
-    """The generated files, with discovery pointed at this machine (Cloud Map names do not resolve here)."""
-    files = ecs_monitoring_files(spec)
+    """The generated files, with discovery pointed at this machine (Cloud Map names do not resolve here): the
+    service's DNS discovery becomes a static target carrying the name DNS discovery would have found, so the
+    job's own relabelling (service label, metrics path) runs as generated."""
+    files = files_of(spec)
     root = write(files, tmp_path / "config")
     prom = yaml.safe_load(files["prometheus.yml"])
     am_port, prom_port = free_port(), free_port()
     for job in prom["scrape_configs"]:
         if job["job_name"] == "ecs-services":
             job.pop("dns_sd_configs")
-            job["static_configs"] = [{"targets": ["127.0.0.1:%d" % target.port], "labels": {"service": "api-1"}}]
+            job["static_configs"] = [{"targets": ["127.0.0.1:%d" % target.port], "labels": {"__meta_dns_name": "payments.monitoring.local"}}]
     prom["scrape_configs"] = [job for job in prom["scrape_configs"] if job["job_name"] == "ecs-services"]
     prom["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = ["127.0.0.1:%d" % am_port]
     (root / "prometheus.yml").write_text(yaml.safe_dump(prom))
@@ -159,7 +172,7 @@ def start(cmd, log):
 def death_to_notification(spec, workdir, timeout=60):
     """Run Prometheus and Alertmanager on the generated files, stop the target once it is scraped, and
     return (seconds until the Slack stand-in got a post or None, the first post, the servers' log path)."""
-    target, slack = Target(), SlackStandIn()
+    target, slack = Target("/actuator/prometheus"), SlackStandIn()
     root, prom_port, am_port = local_stack(workdir, spec, target, slack)
     log_path = workdir / "servers.log"
     log = open(log_path, "w")
@@ -205,5 +218,6 @@ def test_service_down_reaches_slack(tmp_path):
     seconds, message, log = death_to_notification(spec, tmp_path)
     assert seconds is not None, "no notification within 60 s of the target's death; see %s" % log
     text = json.dumps(message)
-    assert "ServiceDown" in text and "Service api-1 is down" in text and "#alerts-critical" in text
+    # Scraped on its own metrics path first (the target answers nowhere else), then reported by its name.
+    assert "ServiceDown" in text and "Service payments is down" in text and "#alerts-critical" in text
     print("target death to Slack: %.1f s" % seconds)
