@@ -1,36 +1,54 @@
 # -*- coding: utf-8 -*-
 # Copyright: lgtm.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""LGTM on EKS from one spec: the checked spec, the five charts' values, the install plan."""
+"""LGTM on EKS from one spec: its problems, the checked spec, the five charts' values, the install plan.
+
+With ``role=true`` (as lgtm.aws.eks_lgtm calls them) every problem names the role variable the user sets
+(``eks_lgtm_retention.logs``) instead of the spec field (``retention.logs``).
+"""
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import plain as _plain
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format_problem, plain as _plain
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values
 
 
-def _checked(spec, name):
+def _names(role):
+    return eks_values.role_variable if role else None
+
+
+def _checked(spec, name, role, references=True):
     try:
-        return eks_values.validate(_plain(spec))
+        return eks_values.validate(_plain(spec), references=references, names=_names(role))
     except eks_values.SpecError as error:
-        raise AnsibleFilterError("%s: %s" % (name, error))
+        raise AnsibleFilterError("%s: %d problem(s):\n%s" % (name, len(error.problems), error))
 
 
-def eks_lgtm_spec(spec):
-    """The spec with defaults applied, or an error naming the bad field."""
-    return _checked(spec, "eks_lgtm_spec")
+def eks_lgtm_problems(spec, role=False, references=True):
+    """Every problem of the spec as ``field: message`` lines; empty when it is valid."""
+    try:
+        eks_values.validate(_plain(spec), references=references, names=_names(role))
+    except eks_values.SpecError as error:
+        return [format_problem(field, message) for field, message in error.problems]
+    return []
 
 
-def eks_lgtm_values(spec):
+def eks_lgtm_spec(spec, role=False, references=True):
+    """The spec with defaults applied, or an error listing every problem."""
+    return _checked(spec, "eks_lgtm_spec", role, references)
+
+
+def eks_lgtm_values(spec, role=False):
     """Helm values per release (loki, mimir, tempo, otel-collector, grafana) for the enabled components."""
-    return eks_values.values(_checked(spec, "eks_lgtm_values"))
+    return eks_values.values(_checked(spec, "eks_lgtm_values", role))
 
 
-def eks_lgtm_plan(spec):
+def eks_lgtm_plan(spec, role=False):
     """Releases in install order with chart, repository, version, namespace and values file."""
-    return eks_values.plan(_checked(spec, "eks_lgtm_plan"))
+    return eks_values.plan(_checked(spec, "eks_lgtm_plan", role))
 
 
 class FilterModule(object):
     def filters(self):
-        return {"eks_lgtm_spec": eks_lgtm_spec, "eks_lgtm_values": eks_lgtm_values, "eks_lgtm_plan": eks_lgtm_plan}
+        return {"eks_lgtm_problems": eks_lgtm_problems, "eks_lgtm_spec": eks_lgtm_spec, "eks_lgtm_values": eks_lgtm_values,
+                "eks_lgtm_plan": eks_lgtm_plan}

@@ -3,17 +3,19 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """LGTM on EKS from one spec: validation, the five Helm releases' values, the install plan.
 
-``validate(spec)`` fills in defaults and raises ``SpecError`` naming the field; ``values(spec)``
-returns ``{release: values}`` for loki, mimir, tempo, otel-collector and grafana (the enabled ones);
-``plan(spec)`` returns the releases with chart, repository, version, namespace and install order.
-The keys used are those the pinned chart versions read (tests/fixtures/charts/*.keys.yaml).
+``validate(spec)`` fills in defaults and raises one ``SpecError`` listing every problem of the spec, each
+naming its field; ``validate(spec, references=False)`` checks the settings only, not the bucket names and
+IRSA roles the storage and identity roles provide, so that the settings can be checked before those are
+read. ``role_variable`` names a spec field by the lgtm.aws.eks_lgtm variable it comes from.
+``values(spec)`` returns ``{release: values}`` for loki, mimir, tempo, otel-collector and grafana (the
+enabled ones); ``plan(spec)`` returns the releases with chart, repository, version, namespace and install
+order. The keys used are those the pinned chart versions read (tests/fixtures/charts/*.keys.yaml).
 """
 
-import copy
 import re
 
 # SpecError is part of this module's API: callers catch it from here.
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems, SpecError, closest, merge
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import check_keys as _keys, fail as _fail
 
 COMPONENTS = ("loki", "mimir", "tempo", "otel_collector", "grafana")
@@ -51,10 +53,20 @@ MIN_RETENTION_HOURS = {"logs": 24, "metrics": 24, "traces": 2}
 DURATION = re.compile(r"^([0-9]+)([hdw])$")
 TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+K8S_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
+HOST = re.compile(r"^(?=.{1,253}$)(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
+CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
 CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$")
 SG_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
 
+# The one place these defaults live on the Python side; roles/eks_lgtm/defaults/main.yml and its argument
+# specs carry the same values (a unit test compares them). The role always passes a cluster, a region and
+# a tenant; "" here means "no tenant".
 DEFAULTS = {
     "cluster": {"name": None, "region": None},
     "namespace": "monitoring",
@@ -75,6 +87,27 @@ DEFAULTS = {
     "grafana_admin_secret": {"name": "grafana-admin", "user_key": "admin-user", "password_key": "admin-password"},
     "sampling": {"errors": True, "latency_threshold_ms": 2000, "percentage": 10},
 }
+# Fields the storage and identity roles provide; the others are the user's settings.
+REFERENCES = ("buckets", "irsa_roles")
+
+# lgtm.aws.eks_lgtm builds the spec from its variables: errors name the variable the user sets.
+ROLE_VARIABLES = {
+    "cluster.name": "eks_lgtm_cluster_name (or lgtm_eks_cluster_name)",
+    "cluster.region": "eks_lgtm_region (or lgtm_region)",
+    "cluster": "eks_lgtm_cluster_name",
+    "buckets": "storage_outputs.buckets",
+    "irsa_roles": "identity_outputs.irsa_roles",
+}
+
+
+def role_variable(field):
+    """The lgtm.aws.eks_lgtm variable a spec field comes from: ``retention.logs`` -> ``eks_lgtm_retention.logs``."""
+    for prefix in sorted(ROLE_VARIABLES, key=len, reverse=True):
+        if field == prefix or field.startswith(prefix + "."):
+            return ROLE_VARIABLES[prefix] + field[len(prefix):]
+    if field.split(".")[0] in DEFAULTS:
+        return "eks_lgtm_" + field
+    return field
 
 
 def hours(value, field):
@@ -84,127 +117,200 @@ def hours(value, field):
     return int(match.group(1)) * {"h": 1, "d": 24, "w": 168}[match.group(2)]
 
 
-# Spec keys whose mappings are taken whole rather than merged over the defaults.
-WHOLE = ("versions", "buckets", "irsa_roles", "replicas", "resources")
+def _whole(value, minimum):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
-def _merge(defaults, given):
-    merged = copy.deepcopy(defaults)
-    for key, value in (given or {}).items():
-        if isinstance(merged.get(key), dict) and isinstance(value, dict) and key not in WHOLE:
-            merged[key] = dict(merged[key], **value)
+def _known(problems, value, allowed, field):
+    """The entries of ``value`` whose keys are allowed; a non-mapping and every unknown key are reported."""
+    with problems.section():
+        _keys(value, allowed, field)
+    return dict((k, v) for k, v in value.items() if k in allowed) if isinstance(value, dict) else {}
+
+
+def _boolean(problems, value, field):
+    if not isinstance(value, bool):
+        problems.add(field, "must be true or false (got %r)" % (value,))
+
+
+def _matches(problems, pattern, value, field, what):
+    if not isinstance(value, str) or not pattern.match(value):
+        problems.add(field, "must be %s (got %r)" % (what, value))
+
+
+def _check_cluster(spec, problems):
+    cluster = _known(problems, spec["cluster"], ("name", "region"), "cluster")
+    if not isinstance(spec["cluster"], dict):
+        return
+    for key, pattern, what in (("name", CLUSTER_NAME, "an EKS cluster name: letters, digits, - and _ (at most 100)"),
+                               ("region", REGION, "an AWS region such as eu-west-1")):
+        if not cluster.get(key):
+            problems.add("cluster.%s" % key, "is required")
         else:
-            merged[key] = value
-    return merged
+            _matches(problems, pattern, cluster[key], "cluster.%s" % key, what)
 
 
-def _validate_components(spec):
+def _components(spec, problems):
+    """The known components of the spec; the rest are reported."""
     components = spec["components"]
     if not isinstance(components, list) or not components:
-        _fail("components", "must list at least one of %s" % ", ".join(COMPONENTS))
+        problems.add("components", "must list at least one of %s" % ", ".join(COMPONENTS))
+        return []
     for name in components:
         if name not in COMPONENTS:
-            _fail("components", "unknown component %r; allowed: %s" % (name, ", ".join(COMPONENTS)))
-    _keys(spec["versions"], COMPONENTS, "versions")
-    for name, version in spec["versions"].items():
-        if not re.match(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$", str(version)):
-            _fail("versions.%s" % name, "must be a chart version such as 6.27.0 (got %r)" % (version,))
+            problems.add("components", "unknown component %r%s; allowed: %s" % (name, closest(name, COMPONENTS), ", ".join(COMPONENTS)))
+    return [name for name in components if name in COMPONENTS]
 
 
-def _validate_storage(spec):
-    enabled = spec["components"]
-    for component, keys in BUCKETS.items():
-        for key in keys:
-            if component in enabled and not spec["buckets"].get(key):
-                _fail("buckets.%s" % key, "is required because %s is enabled (take it from storage_outputs)" % component)
-    for component in IRSA:
-        if component not in enabled:
-            continue
-        role = spec["irsa_roles"].get(component) or {}
-        if not ROLE_ARN.match(str(role.get("arn", ""))):
-            _fail("irsa_roles.%s.arn" % component, "must be an IAM role ARN (take it from identity_outputs), got %r" % (role.get("arn"),))
-        if not K8S_NAME.match(str(role.get("service_account", component))):
-            _fail("irsa_roles.%s.service_account" % component, "must be a Kubernetes name")
-        if role.get("namespace", spec["namespace"]) != spec["namespace"]:
-            _fail("irsa_roles.%s.namespace" % component, "the role trusts service accounts in %r, but the releases go to namespace %r"
-                  % (role["namespace"], spec["namespace"]))
+def _check_versions(spec, problems):
+    for name, version in _known(problems, spec["versions"], COMPONENTS, "versions").items():
+        if not VERSION.match(str(version)):
+            problems.add("versions.%s" % name, "must be a chart version such as 6.27.0 (got %r)" % (version,))
 
 
-def _validate_scale(spec):
-    _keys(spec["replicas"], COMPONENTS, "replicas")
-    _keys(spec["resources"], COMPONENTS, "resources")
-    for component, targets in list(spec["replicas"].items()) + list(spec["resources"].items()):
-        _keys(targets, TARGETS[component], "replicas.%s" % component)
-    for component, targets in spec["replicas"].items():
-        for target, count in targets.items():
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                _fail("replicas.%s.%s" % (component, target), "must be a whole number of 1 or more (got %r)" % (count,))
-    for component, targets in spec["resources"].items():
-        for target, resources in targets.items():
-            _keys(resources, ("requests", "limits"), "resources.%s.%s" % (component, target))
-    rf = spec["replication_factor"]
-    if isinstance(rf, bool) or not isinstance(rf, int) or rf < 1:
-        _fail("replication_factor", "must be a whole number of 1 or more (got %r)" % (rf,))
-    for component, target in (("loki", "ingester"), ("mimir", "ingester"), ("tempo", "ingester")):
-        if component in spec["components"] and replicas(spec, component, target) < rf:
-            _fail("replicas.%s.%s" % (component, target), "must be at least replication_factor (%d)" % rf)
-    if not isinstance(spec["loki_chunks_cache_mb"], int) or spec["loki_chunks_cache_mb"] < 64:
-        _fail("loki_chunks_cache_mb", "must be a whole number of MB, 64 or more (the chart's default is 8192)")
+def _check_scale(spec, components, problems, names):
+    for kind in ("replicas", "resources"):
+        for component, targets in _known(problems, spec[kind], COMPONENTS, kind).items():
+            for target, value in _known(problems, targets, TARGETS[component], "%s.%s" % (kind, component)).items():
+                field = "%s.%s.%s" % (kind, component, target)
+                if kind == "resources":
+                    _known(problems, value, ("requests", "limits"), field)
+                elif not _whole(value, 1):
+                    problems.add(field, "must be a whole number of 1 or more (got %r)" % (value,))
+    factor = spec["replication_factor"]
+    if not _whole(factor, 1):
+        problems.add("replication_factor", "must be a whole number of 1 or more (got %r)" % (factor,))
+    elif isinstance(spec["replicas"], dict):
+        for component in ("loki", "mimir", "tempo"):
+            targets = spec["replicas"].get(component)
+            count = targets.get("ingester", 1) if isinstance(targets, dict) else 1
+            if component in components and _whole(count, 1) and count < factor:
+                problems.add("replicas.%s.ingester" % component, "must be at least %s (%d), got %d"
+                             % (names("replication_factor"), factor, count))
+    if not _whole(spec["loki_chunks_cache_mb"], 64):
+        problems.add("loki_chunks_cache_mb", "must be a whole number of MB, 64 or more (the chart's default is 8192), got %r"
+                     % (spec["loki_chunks_cache_mb"],))
+    _matches(problems, K8S_SUBDOMAIN, spec["storage_class"], "storage_class", "a storage class name such as gp3")
+    _matches(problems, QUANTITY, spec["volume_size"], "volume_size", "a Kubernetes quantity such as 10Gi")
+    _boolean(problems, spec["zone_aware"], "zone_aware")
 
 
-def _validate_retention(spec):
-    _keys(spec["retention"], MIN_RETENTION_HOURS, "retention")
-    for signal, minimum in MIN_RETENTION_HOURS.items():
-        value = hours(spec["retention"][signal], "retention.%s" % signal)
-        if value < minimum:
-            _fail("retention.%s" % signal, "%dh is shorter than the compaction window (%dh)" % (value, minimum))
-        if signal == "logs" and value % 24:
-            _fail("retention.logs", "must be a multiple of Loki's 24h index period (got %dh)" % value)
+def _check_retention(spec, problems):
+    for signal, value in _known(problems, spec["retention"], MIN_RETENTION_HOURS, "retention").items():
+        field = "retention.%s" % signal
+        with problems.section():
+            value = hours(value, field)
+            if value < MIN_RETENTION_HOURS[signal]:
+                _fail(field, "%dh is shorter than the compaction window (%dh)" % (value, MIN_RETENTION_HOURS[signal]))
+            if signal == "logs" and value % 24:
+                _fail(field, "must be a multiple of Loki's 24h index period (got %dh)" % value)
 
 
-def _validate_access(spec):
-    tenancy = spec["tenancy"]
-    _keys(tenancy, ("enabled", "tenant"), "tenancy")
-    if tenancy["enabled"] and not tenancy.get("tenant"):
-        _fail("tenancy.tenant", "is required when tenancy is enabled (the tenant Grafana and the collector use, e.g. aws-rag-ec2)")
-    if tenancy["enabled"] and not TENANT.match(str(tenancy["tenant"])):
-        _fail("tenancy.tenant", "must be 1-150 letters, digits and !._*'()- (got %r)" % (tenancy["tenant"],))
-    ingress = spec["ingress"]
-    _keys(ingress, DEFAULTS["ingress"], "ingress")
-    if ingress["scheme"] not in ("internal", "internet-facing"):
-        _fail("ingress.scheme", "must be internal or internet-facing (got %r)" % (ingress["scheme"],))
-    if ingress["enabled"] and "grafana" in spec["components"] and not ingress["host"]:
-        _fail("ingress.host", "is required when the Grafana ingress is enabled")
-    for group in ingress["security_groups"]:
+def _check_tenancy(spec, problems):
+    tenancy = _known(problems, spec["tenancy"], DEFAULTS["tenancy"], "tenancy")
+    _boolean(problems, tenancy.get("enabled", False), "tenancy.enabled")
+    if tenancy.get("enabled") is True:
+        if not tenancy.get("tenant"):
+            problems.add("tenancy.tenant", "is required when tenancy is enabled (the X-Scope-OrgID Grafana and the collector send)")
+        else:
+            _matches(problems, TENANT, tenancy["tenant"], "tenancy.tenant", "1-150 letters, digits and !._*'()-")
+
+
+def _check_ingress(spec, components, problems):
+    ingress = _known(problems, spec["ingress"], DEFAULTS["ingress"], "ingress")
+    _boolean(problems, ingress.get("enabled", True), "ingress.enabled")
+    if ingress.get("scheme", "internal") not in ("internal", "internet-facing"):
+        problems.add("ingress.scheme", "must be internal or internet-facing (got %r)" % (ingress["scheme"],))
+    if ingress.get("host"):
+        _matches(problems, HOST, ingress["host"], "ingress.host", "a host name such as grafana.example.com")
+    elif ingress.get("enabled") is True and "grafana" in components:
+        problems.add("ingress.host", "is required when the Grafana ingress is enabled")
+    groups = ingress.get("security_groups", [])
+    if not isinstance(groups, list):
+        problems.add("ingress.security_groups", "must be a list of security group IDs (got %r)" % (groups,))
+        groups = []
+    for group in groups:
         if not SG_ID.match(str(group)):
-            _fail("ingress.security_groups", "%r is not a security group ID (sg-...)" % (group,))
-    if ingress["certificate_arn"] and not CERT_ARN.match(ingress["certificate_arn"]):
-        _fail("ingress.certificate_arn", "must be an ACM certificate ARN (got %r)" % (ingress["certificate_arn"],))
-    sampling = spec["sampling"]
-    _keys(sampling, DEFAULTS["sampling"], "sampling")
-    if not 0 <= sampling["percentage"] <= 100:
-        _fail("sampling.percentage", "must be between 0 and 100")
-    if sampling["latency_threshold_ms"] < 1:
-        _fail("sampling.latency_threshold_ms", "must be 1 or more")
+            problems.add("ingress.security_groups", "%r is not a security group ID (sg-...)" % (group,))
+    if ingress.get("certificate_arn"):
+        _matches(problems, CERT_ARN, ingress["certificate_arn"], "ingress.certificate_arn", "an ACM certificate ARN")
 
 
-def validate(spec):
-    """The spec with defaults applied; ``SpecError`` names the first bad field."""
+def _check_sampling(spec, problems):
+    sampling = _known(problems, spec["sampling"], DEFAULTS["sampling"], "sampling")
+    _boolean(problems, sampling.get("errors", True), "sampling.errors")
+    percentage = sampling.get("percentage", 0)
+    if isinstance(percentage, bool) or not isinstance(percentage, (int, float)) or not 0 <= percentage <= 100:
+        problems.add("sampling.percentage", "must be a number between 0 and 100 (got %r)" % (percentage,))
+    if not _whole(sampling.get("latency_threshold_ms", 1), 1):
+        problems.add("sampling.latency_threshold_ms", "must be a whole number of 1 or more (got %r)" % (sampling["latency_threshold_ms"],))
+
+
+def _check_admin_secret(spec, problems):
+    secret = _known(problems, spec["grafana_admin_secret"], DEFAULTS["grafana_admin_secret"], "grafana_admin_secret")
+    for key, value in secret.items():
+        pattern, what = (K8S_SUBDOMAIN, "a Secret name") if key == "name" else (SECRET_KEY, "a Secret key: letters, digits, - . _")
+        _matches(problems, pattern, value, "grafana_admin_secret.%s" % key, what)
+
+
+def _check_references(spec, components, problems, names):
+    """Every enabled backend has its buckets (storage role) and its IRSA role (identity role)."""
+    leave_out = "or leave %%s out of %s" % names("components")
+    buckets = spec["buckets"] if isinstance(spec["buckets"], dict) else {}
+    if not isinstance(spec["buckets"], dict):
+        problems.add("buckets", "must be a mapping of bucket key to bucket name (got %r)" % (spec["buckets"],))
+    for component in components:
+        for key in BUCKETS.get(component, ()):
+            if not buckets.get(key):
+                problems.add("buckets.%s" % key, "missing, and %s is enabled: lgtm.aws.storage creates this bucket when %s is in "
+                             "storage_components (default: lgtm_components); %s" % (component, component, leave_out % component))
+            elif not isinstance(buckets[key], str):
+                problems.add("buckets.%s" % key, "must be a bucket name (got %r)" % (buckets[key],))
+    roles = spec["irsa_roles"] if isinstance(spec["irsa_roles"], dict) else {}
+    if not isinstance(spec["irsa_roles"], dict):
+        problems.add("irsa_roles", "must be a mapping of component to IRSA role (got %r)" % (spec["irsa_roles"],))
+    for component in (name for name in IRSA if name in components):
+        role, field = roles.get(component), "irsa_roles.%s" % component
+        if not role:
+            problems.add(field, "missing, and %s is enabled: lgtm.aws.identity creates this IRSA role when %s is in identity_components "
+                         "(default: lgtm_components) and identity_irsa_enabled is true; %s"
+                         % (component, component, leave_out % component))
+            continue
+        if not isinstance(role, dict):
+            problems.add(field, "must be a mapping with arn, service_account and namespace (got %r)" % (role,))
+            continue
+        _matches(problems, ROLE_ARN, role.get("arn"), field + ".arn", "an IAM role ARN")
+        _matches(problems, K8S_NAME, role.get("service_account", component), field + ".service_account", "a Kubernetes name")
+        if role.get("namespace", spec["namespace"]) != spec["namespace"]:
+            problems.add(field + ".namespace", "the role trusts service accounts in namespace %r, but %s is %r (identity_irsa_namespace "
+                         "sets the namespace the role trusts)" % (role["namespace"], names("namespace"), spec["namespace"]))
+
+
+def validate(spec, references=True, names=None):
+    """The spec with defaults applied, or one ``SpecError`` listing every problem, each field passed through
+    ``names`` (e.g. ``role_variable``). ``references=False`` leaves out the buckets and IRSA roles."""
+    names = names or str
     if not isinstance(spec, dict):
-        raise SpecError("spec: must be a mapping")
-    _keys(spec, DEFAULTS, "spec")
-    spec = _merge(DEFAULTS, spec)
-    _keys(spec["cluster"], ("name", "region"), "cluster")
-    for key in ("name", "region"):
-        if not spec["cluster"].get(key):
-            _fail("cluster.%s" % key, "is required")
-    if not K8S_NAME.match(str(spec["namespace"])):
-        _fail("namespace", "must be a Kubernetes name (lower case letters, digits, -), got %r" % (spec["namespace"],))
-    _validate_components(spec)
-    _validate_storage(spec)
-    _validate_scale(spec)
-    _validate_retention(spec)
-    _validate_access(spec)
+        raise SpecError([(names("spec"), "must be a mapping, got %s" % type(spec).__name__)])
+    problems = Problems()
+    spec = merge(DEFAULTS, _known(problems, spec, DEFAULTS, "spec"))
+    _check_cluster(spec, problems)
+    if not isinstance(spec["namespace"], str) or not K8S_NAME.match(spec["namespace"]):
+        problems.add("namespace", "must be a Kubernetes name (lower case letters, digits, -), got %r" % (spec["namespace"],))
+    components = _components(spec, problems)
+    _check_versions(spec, problems)
+    _check_scale(spec, components, problems, names)
+    _check_retention(spec, problems)
+    _check_tenancy(spec, problems)
+    _check_ingress(spec, components, problems)
+    _check_sampling(spec, problems)
+    _check_admin_secret(spec, problems)
+    if references:
+        _check_references(spec, components, problems, names)
+    try:
+        problems.raise_if_any()
+    except SpecError as error:
+        raise error.renamed(names)
     return spec
 
 

@@ -4,19 +4,22 @@ import os
 
 import pytest
 import yaml
+from ansible.errors import AnsibleFilterError
 
+from ansible_collections.lgtm.aws.plugins.filter import eks_lgtm as eks_filter
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values as ev
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format_problem
 
 CHARTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "charts")
 ACCOUNT = "123456789012"
 SPEC = {
-    "cluster": {"name": "aws-rag-prod", "region": "ap-northeast-2"},
-    "buckets": {"loki": "aws-rag-prod-loki", "mimir_blocks": "aws-rag-prod-mimir-blocks", "mimir_alertmanager": "aws-rag-prod-mimir-alertmanager",
-                "mimir_ruler": "aws-rag-prod-mimir-ruler", "tempo": "aws-rag-prod-tempo"},
-    "irsa_roles": dict((c, {"arn": "arn:aws:iam::%s:role/aws-rag-prod-%s-irsa" % (ACCOUNT, c), "service_account": c, "namespace": "monitoring"})
+    "cluster": {"name": "acme-prod", "region": "eu-west-1"},
+    "buckets": {"loki": "acme-prod-loki", "mimir_blocks": "acme-prod-mimir-blocks", "mimir_alertmanager": "acme-prod-mimir-alertmanager",
+                "mimir_ruler": "acme-prod-mimir-ruler", "tempo": "acme-prod-tempo"},
+    "irsa_roles": dict((c, {"arn": "arn:aws:iam::%s:role/acme-prod-%s-irsa" % (ACCOUNT, c), "service_account": c, "namespace": "monitoring"})
                        for c in ("loki", "mimir", "tempo")),
     "ingress": {"host": "grafana.internal.example.com", "security_groups": ["sg-0123456789abcdef0"],
-                "certificate_arn": "arn:aws:acm:ap-northeast-2:%s:certificate/0f1e2d3c-aaaa-bbbb-cccc-111122223333" % ACCOUNT},
+                "certificate_arn": "arn:aws:acm:eu-west-1:%s:certificate/0f1e2d3c-aaaa-bbbb-cccc-111122223333" % ACCOUNT},
 }
 # Maps the charts pass on whole to the application's own configuration (their keys are the application's,
 # not the chart's): checked by the application-level tests below instead.
@@ -66,7 +69,7 @@ def test_values_use_only_keys_the_pinned_chart_reads(release):
 
 
 def test_the_key_check_catches_what_a_chart_ignores():
-    # The seed sets global.storageClass for Loki; loki 6.27.0 reads no such key (storage classes are per target).
+    # global.storageClass is a common mistake for Loki: loki 6.27.0 reads no such key (storage classes are per target).
     loki = dict(rendered()["loki"], **{"global": {"storageClass": "gp3"}})
     assert unread_keys("loki", loki) == ["global.storageClass"]
 
@@ -84,23 +87,23 @@ def test_loki_distributed_on_s3_with_tsdb_v13():
     assert loki["loki"]["schemaConfig"]["configs"][0] == {"from": "2024-04-01", "store": "tsdb", "object_store": "s3", "schema": "v13",
                                                           "index": {"prefix": "loki_index_", "period": "24h"}}
     storage = loki["loki"]["storage"]
-    assert storage["type"] == "s3" and storage["s3"]["region"] == "ap-northeast-2"
-    assert set(storage["bucketNames"].values()) == {"aws-rag-prod-loki"} and set(storage["bucketNames"]) == {"chunks", "ruler", "admin"}
+    assert storage["type"] == "s3" and storage["s3"]["region"] == "eu-west-1"
+    assert set(storage["bucketNames"].values()) == {"acme-prod-loki"} and set(storage["bucketNames"]) == {"chunks", "ruler", "admin"}
     assert all(loki[target]["replicas"] == 0 for target in ("backend", "read", "write", "singleBinary"))
     assert loki["chunksCache"]["allocatedMemory"] == 512
     assert loki["loki"]["auth_enabled"] is False and loki["minio"]["enabled"] is False
     assert loki["loki"]["limits_config"]["retention_period"] == "8760h" and loki["loki"]["compactor"]["retention_enabled"] is True
-    assert loki["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/aws-rag-prod-loki-irsa")
+    assert loki["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/acme-prod-loki-irsa")
     assert loki["ingester"]["persistence"]["claims"][0]["storageClass"] == "gp3"
 
 
 def test_mimir_on_s3_with_irsa_and_no_minio_or_kafka():
     mimir = rendered()["mimir"]
     config = mimir["mimir"]["structuredConfig"]
-    assert config["common"]["storage"] == {"backend": "s3", "s3": {"endpoint": "s3.ap-northeast-2.amazonaws.com", "region": "ap-northeast-2"}}
-    assert config["blocks_storage"]["s3"]["bucket_name"] == "aws-rag-prod-mimir-blocks"
-    assert config["alertmanager_storage"]["s3"]["bucket_name"] == "aws-rag-prod-mimir-alertmanager"
-    assert config["ruler_storage"]["s3"]["bucket_name"] == "aws-rag-prod-mimir-ruler"
+    assert config["common"]["storage"] == {"backend": "s3", "s3": {"endpoint": "s3.eu-west-1.amazonaws.com", "region": "eu-west-1"}}
+    assert config["blocks_storage"]["s3"]["bucket_name"] == "acme-prod-mimir-blocks"
+    assert config["alertmanager_storage"]["s3"]["bucket_name"] == "acme-prod-mimir-alertmanager"
+    assert config["ruler_storage"]["s3"]["bucket_name"] == "acme-prod-mimir-ruler"
     assert all(config[key]["backend"] == "s3" for key in ("blocks_storage", "alertmanager_storage", "ruler_storage"))
     assert config["ingest_storage"] == {"enabled": False} and config["ingester"]["push_grpc_method_enabled"] is True
     assert mimir["minio"] == {"enabled": False} and mimir["kafka"] == {"enabled": False}
@@ -121,14 +124,14 @@ def test_zone_awareness_and_replication_follow_the_spec():
 
 
 def test_tempo_on_s3_with_otlp_and_the_metrics_generator_writing_to_mimir():
-    tempo = rendered(tenancy={"enabled": True, "tenant": "aws-rag-ec2"})["tempo"]
+    tempo = rendered(tenancy={"enabled": True, "tenant": "acme-platform"})["tempo"]
     assert tempo["storage"]["trace"] == {"backend": "s3", "s3": {
-        "bucket": "aws-rag-prod-tempo", "endpoint": "s3.ap-northeast-2.amazonaws.com", "region": "ap-northeast-2"}}
+        "bucket": "acme-prod-tempo", "endpoint": "s3.eu-west-1.amazonaws.com", "region": "eu-west-1"}}
     assert tempo["traces"]["otlp"] == {"grpc": {"enabled": True}, "http": {"enabled": True}}
     generator = tempo["metricsGenerator"]
     assert generator["enabled"] is True
     assert generator["config"]["storage"]["remote_write"] == [{"url": "http://mimir-distributor.monitoring.svc:8080/api/v1/push",
-                                                               "send_exemplars": True, "headers": {"X-Scope-OrgID": "aws-rag-ec2"}}]
+                                                               "send_exemplars": True, "headers": {"X-Scope-OrgID": "acme-platform"}}]
     assert tempo["overrides"]["defaults"]["metrics_generator"]["processors"] == ["service-graphs", "span-metrics"]
     assert tempo["compactor"]["config"]["compaction"]["block_retention"] == "168h"
     assert tempo["multitenancyEnabled"] is True and tempo["minio"] == {"enabled": False}
@@ -178,10 +181,10 @@ def test_datasources_correlate_logs_traces_and_metrics():
 
 
 def test_tenant_headers_on_every_datasource_when_multi_tenancy_is_on():
-    provisioning = rendered(tenancy={"enabled": True, "tenant": "aws-rag-ec2"})["grafana"]["datasources"]["datasources.yaml"]
+    provisioning = rendered(tenancy={"enabled": True, "tenant": "acme-platform"})["grafana"]["datasources"]["datasources.yaml"]
     for source in provisioning["datasources"]:
         assert source["jsonData"]["httpHeaderName1"] == "X-Scope-OrgID"
-        assert source["secureJsonData"] == {"httpHeaderValue1": "aws-rag-ec2"}
+        assert source["secureJsonData"] == {"httpHeaderValue1": "acme-platform"}
 
 
 def test_grafana_admin_password_comes_from_a_secret_and_the_ingress_is_an_internal_alb():
@@ -237,8 +240,9 @@ def without(path):
     (dict(SPEC, retention={"logs": "12h"}), "retention.logs: 12h is shorter than the compaction window (24h)"),
     (dict(SPEC, retention={"logs": "36h"}), "retention.logs: must be a multiple of Loki's 24h index period"),
     (dict(SPEC, retention={"metrics": "forever"}), "retention.metrics: must be a duration"),
-    (without(("buckets", "mimir_ruler")), "buckets.mimir_ruler: is required because mimir is enabled"),
-    (without(("irsa_roles", "tempo")), "irsa_roles.tempo.arn: must be an IAM role ARN"),
+    (without(("buckets", "mimir_ruler")), "buckets.mimir_ruler: missing, and mimir is enabled: lgtm.aws.storage"),
+    (without(("irsa_roles", "tempo")), "irsa_roles.tempo: missing, and tempo is enabled: lgtm.aws.identity"),
+    (dict(SPEC, irsa_roles=dict(SPEC["irsa_roles"], tempo={"arn": "tempo-role"})), "irsa_roles.tempo.arn: must be an IAM role ARN"),
     (dict(SPEC, tenancy={"enabled": True}), "tenancy.tenant: is required when tenancy is enabled"),
     (without(("cluster", "region")), "cluster.region: is required"),
     (dict(SPEC, namespace="Monitoring"), "namespace: must be a Kubernetes name"),
@@ -248,11 +252,150 @@ def without(path):
     (dict(SPEC, ingress={"host": "g", "certificate_arn": "arn:aws:iam::1:server-certificate/x"}), "ingress.certificate_arn: must be an ACM certificate ARN"),
     (dict(SPEC, ingress={"host": ""}), "ingress.host: is required when the Grafana ingress is enabled"),
     (dict(SPEC, loki_chunks_cache_mb=8), "loki_chunks_cache_mb: must be a whole number of MB, 64 or more"),
-    (dict(SPEC, sampling={"percentage": 120}), "sampling.percentage: must be between 0 and 100"),
+    (dict(SPEC, sampling={"percentage": 120}), "sampling.percentage: must be a number between 0 and 100"),
     (dict(SPEC, surprise=True), "spec: unknown key surprise"),
-    (dict(SPEC, namespace="observability"), "irsa_roles.loki.namespace: the role trusts service accounts in 'monitoring'"),
+    (dict(SPEC, namespace="observability"), "irsa_roles.loki.namespace: the role trusts service accounts in namespace 'monitoring', but namespace is 'observability'"),
 ])
 def test_bad_specs_fail_naming_the_field(data, message):
     with pytest.raises(ev.SpecError) as error:
         ev.validate(data)
     assert message in str(error.value)
+
+
+def problems_of(data, **options):
+    with pytest.raises(ev.SpecError) as error:
+        ev.validate(data, **options)
+    return error.value.problems
+
+
+def test_every_problem_of_a_spec_is_reported_at_once_in_the_role_variables():
+    data = dict(without(("buckets", "tempo")), cluster={"name": "", "region": "eu-west-1"}, components=list(ev.COMPONENTS) + ["grafna"],
+                retention={"logs": "36h", "traces": "1h"}, replicas={"loki": {"querier": 0}}, tenancy={"enabled": True, "tenant": ""},
+                ingress={"host": "grafana.example.com", "scheme": "public"}, sampling={"percentage": 120}, zone_aware="yes")
+    problems = problems_of(data, names=ev.role_variable)
+    assert [field for field, _message in problems] == [
+        "eks_lgtm_cluster_name (or lgtm_eks_cluster_name)", "eks_lgtm_components", "eks_lgtm_replicas.loki.querier", "eks_lgtm_zone_aware",
+        "eks_lgtm_retention.logs", "eks_lgtm_retention.traces", "eks_lgtm_tenancy.tenant", "eks_lgtm_ingress.scheme",
+        "eks_lgtm_sampling.percentage", "storage_outputs.buckets.tempo"]
+    message = str(ev.SpecError(problems))
+    assert "eks_lgtm_components: unknown component 'grafna' (did you mean grafana?)" in message
+    assert "eks_lgtm_retention.traces: 1h is shorter than the compaction window (2h)" in message
+    assert "or leave tempo out of eks_lgtm_components" in message
+
+
+@pytest.mark.parametrize("field, variable", [
+    ("retention.logs", "eks_lgtm_retention.logs"),
+    ("cluster.name", "eks_lgtm_cluster_name (or lgtm_eks_cluster_name)"),
+    ("cluster.region", "eks_lgtm_region (or lgtm_region)"),
+    ("cluster", "eks_lgtm_cluster_name"),
+    ("tenancy.tenant", "eks_lgtm_tenancy.tenant"),
+    ("replicas.loki.querier", "eks_lgtm_replicas.loki.querier"),
+    ("loki_chunks_cache_mb", "eks_lgtm_loki_chunks_cache_mb"),
+    ("buckets.mimir_ruler", "storage_outputs.buckets.mimir_ruler"),
+    ("irsa_roles.loki.arn", "identity_outputs.irsa_roles.loki.arn"),
+])
+def test_spec_fields_are_named_by_the_role_variable_they_come_from(field, variable):
+    assert ev.role_variable(field) == variable
+
+
+def test_unknown_keys_are_all_named_with_the_closest_known_one():
+    problems = problems_of(dict(SPEC, tenancy={"enabled": True, "tenent": "acme"}, retention={"log": "30d", "trace": "7d"}),
+                           names=ev.role_variable)
+    assert [format_problem(*p) for p in problems][:2] == [
+        "eks_lgtm_retention: unknown key log (did you mean logs?); allowed: logs, metrics, traces",
+        "eks_lgtm_retention: unknown key trace (did you mean traces?); allowed: logs, metrics, traces"]
+    assert "eks_lgtm_tenancy: unknown key tenent (did you mean tenant?); allowed: enabled, tenant" in [format_problem(*p) for p in problems]
+
+
+def test_settings_are_checked_without_the_outputs_of_other_roles():
+    settings = dict((key, value) for key, value in SPEC.items() if key not in ev.REFERENCES)
+    assert ev.validate(settings, references=False)["buckets"] == {}
+    problems = problems_of(settings, names=ev.role_variable)
+    fields = [field for field, _message in problems]
+    assert fields == ["storage_outputs.buckets.%s" % key for key in ("loki", "mimir_blocks", "mimir_alertmanager", "mimir_ruler", "tempo")] + [
+        "identity_outputs.irsa_roles.%s" % component for component in ("loki", "mimir", "tempo")]
+    messages = dict(problems)
+    assert "lgtm.aws.storage creates this bucket when mimir is in storage_components (default: lgtm_components)" \
+        in messages["storage_outputs.buckets.mimir_ruler"]
+    assert "lgtm.aws.identity creates this IRSA role when tempo is in identity_components (default: lgtm_components)" \
+        in messages["identity_outputs.irsa_roles.tempo"]
+
+
+def test_a_component_left_out_needs_neither_bucket_nor_role():
+    data = dict(SPEC, components=["loki", "otel_collector", "grafana"], buckets={"loki": "acme-prod-loki"},
+                irsa_roles={"loki": SPEC["irsa_roles"]["loki"]})
+    assert ev.validate(data)["components"] == ["loki", "otel_collector", "grafana"]
+
+
+def test_partial_mappings_keep_the_other_defaults_and_per_target_maps_are_taken_as_given():
+    checked = spec(retention={"traces": "14d"}, ingress={"host": "grafana.example.com"}, replicas={"loki": {"querier": 2}},
+                   versions={"grafana": "10.6.0"}, tenancy={"enabled": True, "tenant": "acme-platform"})
+    assert checked["retention"] == {"logs": "365d", "metrics": "365d", "traces": "14d"}
+    assert checked["ingress"] == dict(ev.DEFAULTS["ingress"], host="grafana.example.com")
+    assert checked["replicas"] == {"loki": {"querier": 2}} and checked["versions"] == {"grafana": "10.6.0"}
+    assert ev.DEFAULTS["retention"] == {"logs": "365d", "metrics": "365d", "traces": "7d"}, "validate must not change the defaults"
+
+
+def test_the_filters_name_the_role_variables_when_called_by_the_role():
+    data = dict(SPEC, retention={"logs": "36h"})
+    assert eks_filter.eks_lgtm_problems(data) == ["retention.logs: must be a multiple of Loki's 24h index period (got 36h)"]
+    assert eks_filter.eks_lgtm_problems(data, role=True) == [
+        "eks_lgtm_retention.logs: must be a multiple of Loki's 24h index period (got 36h)"]
+    assert eks_filter.eks_lgtm_problems(SPEC) == []
+    with pytest.raises(AnsibleFilterError, match="eks_lgtm_values: 1 problem"):
+        eks_filter.eks_lgtm_values(data, role=True)
+
+
+# ---------------------------------------------------------------------------
+# One source per default: the role's defaults, its argument specs and DEFAULTS agree.
+
+ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "roles", "eks_lgtm")
+
+
+def role_file(*path):
+    with open(os.path.join(ROLE, *path)) as handle:
+        return yaml.safe_load(handle)
+
+
+def disagreements(python, role, path):
+    """Where a role default and its Python counterpart differ; templated role values ({{ ... }}) are not compared."""
+    if isinstance(role, str) and "{{" in role:
+        return []
+    if isinstance(python, dict) and isinstance(role, dict):
+        found = ["%s: keys %s in the role, %s in Python" % (path, sorted(role), sorted(python))] if set(role) != set(python) else []
+        return found + [d for key in sorted(set(role) & set(python)) for d in disagreements(python[key], role[key], "%s.%s" % (path, key))]
+    return [] if python == role and type(python) is type(role) else ["%s: %r in the role, %r in Python" % (path, role, python)]
+
+
+def test_role_defaults_agree_with_the_python_defaults():
+    defaults = role_file("defaults", "main.yml")
+    compared = [key for key in ev.DEFAULTS if "eks_lgtm_" + key in defaults]
+    found = [d for key in compared for d in disagreements(ev.DEFAULTS[key], defaults["eks_lgtm_" + key], "eks_lgtm_" + key)]
+    assert found == []
+    # Every setting is a role variable (the cluster comes from eks_lgtm_cluster_name and eks_lgtm_region).
+    assert sorted(set(ev.DEFAULTS) - set(compared)) == ["buckets", "cluster", "irsa_roles"]
+    assert disagreements(ev.DEFAULTS["cluster"], {"name": defaults["eks_lgtm_cluster_name"], "region": defaults["eks_lgtm_region"]}, "") == []
+
+
+def test_the_comparison_fails_on_a_disagreement():
+    assert disagreements({"enabled": False, "tenant": ""}, {"enabled": False, "tenant": "acme"}, "t") == ["t.tenant: 'acme' in the role, '' in Python"]
+    assert disagreements({"percentage": 10}, {"percentage": 10.0}, "s") == ["s.percentage: 10.0 in the role, 10 in Python"]
+    assert disagreements({"a": 1}, {"b": 1}, "m") == ["m: keys ['b'] in the role, ['a'] in Python"]
+    assert disagreements({"tenant": ""}, {"tenant": "{{ lgtm_tenant }}"}, "t") == []
+
+
+def test_argument_specs_document_every_variable_with_the_role_default():
+    defaults = role_file("defaults", "main.yml")
+    options = role_file("meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert sorted(options) == sorted(defaults)
+    for name, value in defaults.items():
+        option = options[name]
+        assert option.get("description"), name
+        # Output locations are documented as derived from lgtm_output_dir, without a default.
+        if "lgtm_output_dir" in str(value) or option.get("required"):
+            assert "default" not in option, name
+            continue
+        assert option.get("default") == value, name
+        if "options" in option:
+            assert dict((key, sub.get("default")) for key, sub in option["options"].items()) == value, name
+            assert all(sub.get("description") for sub in option["options"].values()), name
