@@ -30,11 +30,17 @@ def alloy_expr(text):
     return alloy_syntax.expr(str(text))
 
 
-def alloy_pipelines_config(spec):
-    """The Alloy configuration for a pipeline spec, with what the role needs to know about it."""
+def alloy_pipelines_config(spec, role=False):
+    """The Alloy configuration for a pipeline spec, with what the role needs to know about it.
+
+    With ``role=True`` (the role lgtm.aws.alloy), errors name the role's variables instead of spec fields."""
     try:
         checked = alloy_pipelines.validate(_plain(spec))
     except alloy_pipelines.SpecError as error:
+        if role:
+            error = error.renamed(alloy_pipelines.role_variable)
+            raise AnsibleFilterError("lgtm.aws.alloy: %d problem(s); nothing was changed.\n%s"
+                                     % (len(error.problems), "\n".join("- " + line for line in str(error).splitlines())))
         raise AnsibleFilterError("alloy_pipelines_config: %s" % error)
     return {
         "config": to_alloy(alloy_pipelines.blocks(checked)),

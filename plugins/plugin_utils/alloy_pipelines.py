@@ -14,7 +14,7 @@ import re
 
 from ansible_collections.lgtm.aws.plugins.module_utils.alloy_syntax import IDENT, expr
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import check_keys as _check_keys, fail as _fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems, check_keys as _check_keys, fail as _fail
 
 MODES = ("agent", "collector")
 PLATFORMS = ("linux", "windows")
@@ -256,38 +256,76 @@ def _validate_namespaces(namespaces, field):
 
 
 def validate(spec):
-    """The spec with defaults applied; ``SpecError`` names the first bad field."""
+    """The spec with defaults applied; ``SpecError`` lists every problem, each naming its field."""
     if not isinstance(spec, dict):
         raise SpecError("spec: must be a mapping")
     _check_keys(spec, DEFAULTS, "spec")
     spec = _merge(DEFAULTS, spec)
-    _choice(spec["mode"], MODES, "mode")
-    _choice(spec["platform"], PLATFORMS, "platform")
-    _tenant(spec["tenant"], "tenant")
-    _choice(spec["log_level"], ("debug", "info", "warn", "error"), "log_level")
+    problems = Problems()
+    for key, allowed in (("mode", MODES), ("platform", PLATFORMS), ("log_level", ("debug", "info", "warn", "error"))):
+        with problems.section():
+            _choice(spec[key], allowed, key)
+    with problems.section():
+        _tenant(spec["tenant"], "tenant")
+    problems.raise_if_any()  # the pipelines allowed depend on mode and platform
     allowed = PIPELINES[spec["mode"]][spec["platform"]]
-    _check_keys(spec["pipelines"], allowed, "pipelines (%s mode on %s)" % (spec["mode"], spec["platform"]))
+    with problems.section():
+        try:
+            _check_keys(spec["pipelines"], allowed, "pipelines")
+        except SpecError as error:
+            raise SpecError([(f, "%s (%s mode on %s)" % (m, spec["mode"], spec["platform"])) for f, m in error.problems])
     pipelines = {}
     for name in allowed:
         given = spec["pipelines"].get(name) or {}
-        if not isinstance(given, dict):
-            _fail("pipelines.%s" % name, "must be a mapping (use enabled: false to turn it off)")
-        pipelines[name] = _merge(PIPELINE_DEFAULTS[name], given)
-        _validate_pipeline(name, pipelines[name])
+        with problems.section():
+            if not isinstance(given, dict):
+                _fail("pipelines.%s" % name, "must be a mapping (use enabled: false to turn it off)")
+            pipelines[name] = _merge(PIPELINE_DEFAULTS[name], given)
+            _validate_pipeline(name, pipelines[name])
+    problems.raise_if_any()
     spec["pipelines"] = pipelines
     # A file pipeline with no targets has nothing to read.
     enabled = [name for name in allowed if pipelines[name]["enabled"] and (name != "files" or pipelines[name]["targets"])]
     if spec["mode"] == "collector":
         for name in enabled:
             if not pipelines[name]["region"]:
-                _fail("pipelines.%s.region" % name, "is required (the AWS region to read from)")
-    _validate_endpoints(spec, enabled)
-    _validate_security(spec)
-    _validate_labels(spec)
+                problems.add("pipelines.%s.region" % name, "is required (the AWS region to read from)")
+    for check in (lambda: _validate_endpoints(spec, enabled), lambda: _validate_security(spec), lambda: _validate_labels(spec)):
+        with problems.section():
+            check()
     if not isinstance(spec["extra_blocks"], list):
-        _fail("extra_blocks", "must be a list of blocks {name, label, body, blocks}")
+        problems.add("extra_blocks", "must be a list of blocks {name, label, body, blocks}")
+    problems.raise_if_any()
     spec["enabled"] = enabled
     return spec
+
+
+# The role's variable behind each spec field, most specific first: errors name what the user wrote.
+# (spec field prefix, variable, whether the rest of the field's path follows the variable)
+ROLE_VARIABLES = (
+    ("pipelines.cloudwatch_metrics.region", "alloy_collector_region", False),
+    ("pipelines.cloudwatch_logs.region", "alloy_collector_region", False),
+    ("pipelines.cloudwatch_metrics.tenant", "alloy_cloudwatch_metrics_tenant", False),
+    ("pipelines.cloudwatch_logs.tenant", "alloy_cloudwatch_logs_tenant", False),
+    ("pipelines", "alloy_pipelines", True),
+    ("endpoints.mimir", "alloy_mimir_url", False),
+    ("endpoints.loki", "alloy_loki_url", False),
+    ("endpoints.tempo", "alloy_tempo_endpoint", False),
+    ("basic_auth", "alloy_basic_auth_username", False),
+    ("tls", "alloy_tls", True),
+    ("labels", "alloy_labels", True),
+    ("extra_blocks", "alloy_extra_blocks", True),
+    ("tenant", "alloy_tenant", False),
+    ("mode", "alloy_mode", False),
+)
+
+
+def role_variable(field):
+    """The lgtm.aws.alloy variable a spec field comes from (``pipelines.journal.max_age`` -> ``alloy_pipelines.journal.max_age``)."""
+    for prefix, variable, keep_rest in ROLE_VARIABLES:
+        if field == prefix or field.startswith((prefix + ".", prefix + "[")):
+            return variable + field[len(prefix):] if keep_rest else variable
+    return field
 
 
 # ---------------------------------------------------------------------------

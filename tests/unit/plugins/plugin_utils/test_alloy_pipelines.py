@@ -114,7 +114,7 @@ def test_user_blocks_are_appended_and_checked_with_the_rest():
     ({"mode": "daemon"}, "mode: must be one of agent, collector"),
     ({"platform": "macos"}, "platform: must be one of linux, windows"),
     ({"tenant": "bad tenant"}, "tenant: must be a tenant ID"),
-    ({"pipelines": {"eventlog": {}}}, "pipelines (agent mode on linux): unknown key eventlog; allowed: files, host_metrics, journal, otlp"),
+    ({"pipelines": {"eventlog": {}}}, "pipelines: unknown key eventlog; allowed: files, host_metrics, journal, otlp (agent mode on linux)"),
     ({"pipelines": {"journal": {"enabled": "yes"}}}, "pipelines.journal.enabled: must be true or false"),
     ({"pipelines": {"host_metrics": {"scrape_interval": "soon"}}}, "pipelines.host_metrics.scrape_interval: must be a duration"),
     ({"pipelines": {"otlp": {"grpc_endpoint": "4317"}}}, "pipelines.otlp.grpc_endpoint: must be host:port"),
@@ -160,3 +160,23 @@ def test_the_tenant_is_required():
     with pytest.raises(ap.SpecError) as error:
         ap.validate({"endpoints": copy.deepcopy(ENDPOINTS)})
     assert "tenant: must be a tenant ID" in str(error.value)
+
+
+def test_every_problem_at_once_in_the_roles_variable_names():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.lgtm.aws.plugins.filter.alloy import alloy_pipelines_config
+
+    spec = {"endpoints": {"mimir": {"url": "ftp://mimir.example/push"}, "loki": ENDPOINTS["loki"], "tempo": ENDPOINTS["tempo"]},
+            "tenant": "team-a", "labels": {"__bad": "x"}, "pipelines": {"journall": {}, "host_metrics": {"scrape_interval": "often"}}}
+    with pytest.raises(AnsibleFilterError) as error:
+        alloy_pipelines_config(spec, role=True)
+    lines = str(error.value).splitlines()
+    assert lines[0] == "lgtm.aws.alloy: 2 problem(s); nothing was changed."
+    assert lines[1].startswith("- alloy_pipelines: unknown key journall (did you mean journal?)")
+    assert lines[2].startswith("- alloy_pipelines.host_metrics.scrape_interval: must be a duration")
+    spec["pipelines"] = {}
+    with pytest.raises(AnsibleFilterError) as error:
+        alloy_pipelines_config(spec, role=True)
+    lines = str(error.value).splitlines()
+    assert lines[1].startswith("- alloy_mimir_url: must be an URL starting with")
+    assert lines[2].startswith("- alloy_labels.__bad: is not a valid label name")
