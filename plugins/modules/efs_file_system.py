@@ -138,7 +138,7 @@ access_points:
   description: Access point name to C(id) and C(arn) (C(null) in check mode when it would be created).
   returned: always
   type: dict
-  sample: {prometheus: {id: fsap-0abc, arn: "arn:aws:elasticfilesystem:ap-northeast-2:123456789012:access-point/fsap-0abc"}}
+  sample: {prometheus: {id: fsap-0abc, arn: "arn:aws:elasticfilesystem:eu-west-1:123456789012:access-point/fsap-0abc"}}
 """
 
 import json

@@ -34,8 +34,8 @@ notes:
 EXAMPLES = r"""
 - name: Read the target cluster
   lgtm.aws.eks_cluster_info:
-    name: aws-rag-prod
-    region: ap-northeast-2
+    name: acme-prod
+    region: eu-west-1
   register: cluster
 
 - name: Use its issuer

@@ -80,12 +80,12 @@ namespace:
   description: The namespace (C(id) and C(arn) are C(null) in check mode when it would be created).
   returned: always
   type: dict
-  sample: {name: monitoring.local, id: ns-abc, arn: "arn:aws:servicediscovery:ap-northeast-2:123456789012:namespace/ns-abc"}
+  sample: {name: monitoring.local, id: ns-abc, arn: "arn:aws:servicediscovery:eu-west-1:123456789012:namespace/ns-abc"}
 services:
   description: Service name to C(id) and C(arn).
   returned: always
   type: dict
-  sample: {prometheus: {id: srv-abc, arn: "arn:aws:servicediscovery:ap-northeast-2:123456789012:service/srv-abc"}}
+  sample: {prometheus: {id: srv-abc, arn: "arn:aws:servicediscovery:eu-west-1:123456789012:service/srv-abc"}}
 """
 
 import re

@@ -100,7 +100,7 @@ notes:
 EXAMPLES = r"""
 - name: Buckets for Loki and Tempo with their retention
   lgtm.aws.storage_buckets:
-    region: ap-northeast-2
+    region: eu-west-1
     buckets:
       - name: acme-prod-loki
         lifecycle:
