@@ -136,7 +136,7 @@ def collections_used(paths, known):
     for top in paths:
         full = os.path.join(REPO_ROOT, top)
         files = [full] if os.path.isfile(full) else [
-            os.path.join(d, f) for d, _, names in os.walk(full) for f in names if "__pycache__" not in d]
+            os.path.join(d, f) for d, _dirs, names in os.walk(full) for f in names if "__pycache__" not in d]
         for path in files:
             rel = os.path.relpath(path, REPO_ROOT)
             if path.endswith((".yml", ".yaml")):
@@ -180,12 +180,10 @@ def test_every_collection_the_shipped_collection_uses_is_declared_and_every_decl
 
 
 def test_declared_versions_admit_the_versions_the_suite_runs_with():
-    declared = _declared()
-    base = os.path.dirname(os.path.dirname(yaml.__file__))
-    for name, requirement in declared.items():
+    for name, requirement in _declared().items():
         ns, coll = name.split(".")
         manifest = None
-        for root in [p for p in sys.path if p] + [base]:
+        for root in [p for p in sys.path if p]:
             candidate = os.path.join(root, "ansible_collections", ns, coll, "MANIFEST.json")
             if os.path.exists(candidate):
                 manifest = candidate
