@@ -15,6 +15,9 @@ description:
   - Policy documents are compared by meaning (statement and list order, one-element lists), so a second
     run reports no change.
   - Supports check mode, and diff mode shows trust and permission documents before and after.
+  - Every role is read and every check made before the first change, so a run that fails (bad input, a
+    managed policy that does not exist, a role whose path would have to change) changes nothing. In check
+    mode the same checks run, so C(check_mode=true) is a complete read-only preflight.
 author:
   - lgtm.aws maintainers (@lgtm-aws)
 options:
@@ -29,7 +32,11 @@ options:
         type: str
         required: true
       path:
-        description: Role path.
+        description:
+          - Role path, for a new role.
+          - IAM cannot move an existing role to another path. When a role exists with another path, the module
+            fails before changing anything, naming the role and both paths; delete the role (O(state=absent))
+            and run again to recreate it under the new path, or give its current path.
         type: str
         default: /
       description:
@@ -45,7 +52,10 @@ options:
         type: dict
         default: {}
       managed_policy_arns:
-        description: ARNs of managed policies to attach.
+        description:
+          - ARNs of managed policies to attach.
+          - Every one must exist. With O(state=present), the module reads each of them first and, when any is
+            missing, fails before changing anything, listing every missing policy with the role that wants it.
         type: list
         elements: str
         default: []
@@ -81,6 +91,9 @@ extends_documentation_fragment:
   - amazon.aws.boto3
 notes:
   - IAM is global; O(region) only selects the endpoint used to reach it.
+  - AWS managed policies (C(arn:aws:iam::aws:policy/...)) exist in every AWS account. A local stand-in such as
+    moto knows them only when asked to (C(MOTO_IAM_LOAD_MANAGED_POLICIES=true) in the environment of
+    C(moto_server)); without it the check above reports them missing.
 """
 
 EXAMPLES = r"""
@@ -264,9 +277,44 @@ def role_changes(current, desired):
     for part in ("managed_policy_arns", "tags", "instance_profile"):
         if current[part] != desired[part]:
             changes.append(part)
-    if current["path"] != desired["path"]:
-        changes.append("path")
+    # A path difference is never a change: IAM cannot move a role (path_problems refuses it before any change).
     return changes
+
+
+def path_problems(plans):
+    """Roles that exist under another path than the one given: IAM cannot change a role's path in place."""
+    problems = []
+    for index, spec, current in plans:
+        if current and current["path"] != spec["path"]:
+            problems.append(
+                "roles[%d].path: role %r exists with path %r, not %r; IAM cannot move a role to another path. "
+                "Give path %r, or delete the role (state=absent) and run again to recreate it under %r"
+                % (index, spec["name"], current["path"], spec["path"], current["path"], spec["path"]))
+    return problems
+
+
+def missing_policy_problems(module, client, plans):
+    """Every managed policy a role should have attached that does not exist, naming the roles that want it."""
+    wanted = {}
+    for index, spec, _current in plans:
+        for arn in spec["managed_policy_arns"]:
+            wanted.setdefault(arn, []).append("roles[%d] (%s)" % (index, spec["name"]))
+    problems, aws_managed = [], False
+    for arn in sorted(wanted):
+        try:
+            client.get_policy(PolicyArn=arn)
+        except botocore.exceptions.ClientError as error:
+            if error_code(error) in ("AccessDenied", "AccessDeniedException"):
+                module.warn("Could not check that managed policy %s exists (iam:GetPolicy was denied)" % arn)
+                continue
+            if error_code(error) != "NoSuchEntity":
+                raise
+            problems.append("%s.managed_policy_arns: policy %s does not exist" % (" and ".join(wanted[arn]), arn))
+            aws_managed = aws_managed or arn.split(":")[4:5] == ["aws"]
+    if aws_managed:
+        problems.append("AWS managed policies exist in every AWS account; a local moto_server knows them only when it is "
+                        "started with MOTO_IAM_LOAD_MANAGED_POLICIES=true in its environment")
+    return problems
 
 
 def apply_role(client, name, current, desired, changes):
@@ -335,8 +383,7 @@ def delete_role(client, name, current):
 def account_partition(module):
     """Account and partition for predicting ARNs in check mode."""
     try:
-        arn = module.client("sts").get_caller_identity()["Arn"]
-        parts = arn.split(":")
+        parts = module.client("sts").get_caller_identity()["Arn"].split(":")
         return parts[4], parts[1]
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
         return "000000000000", "aws"
@@ -350,10 +397,15 @@ def for_diff(state):
 
 def run(module, client):
     params = module.params
-    results, before, after = [], {}, {}
-    for spec in params["roles"]:
+    # Read every role and make every check first: a run that fails changes nothing.
+    plans = [(index, spec, read_role(client, spec["name"])) for index, spec in enumerate(params["roles"])]
+    if params["state"] == "present":
+        problems = path_problems(plans) + missing_policy_problems(module, client, plans)
+        if problems:
+            module.fail_json(msg="Nothing was changed: " + "; ".join(problems), errors=problems)
+    results, before, after, account = [], {}, {}, []
+    for _index, spec, current in plans:
         name = spec["name"]
-        current = read_role(client, name)
         before[name] = for_diff(current)
         result = {"name": name}
         if params["state"] == "absent":
@@ -377,9 +429,9 @@ def run(module, client):
         if final:
             arn, profile_arn = final["arn"], final["instance_profile_arn"]
         else:
-            account, partition = account_partition(module)
-            arn = current["arn"] if current else "arn:%s:iam::%s:role%s%s" % (partition, account, spec["path"], name)
-            profile_arn = "arn:%s:iam::%s:instance-profile%s%s" % (partition, account, spec["path"], name) if spec["instance_profile"] else None
+            account = account or list(account_partition(module))  # asked once per run
+            arn = current["arn"] if current else "arn:%s:iam::%s:role%s%s" % (account[1], account[0], spec["path"], name)
+            profile_arn = "arn:%s:iam::%s:instance-profile%s%s" % (account[1], account[0], spec["path"], name) if spec["instance_profile"] else None
         after[name] = for_diff(final) if final else desired
         action = "created" if current is None else ("updated" if changes else "unchanged")
         result.update(arn=arn, instance_profile_arn=profile_arn, action=action, changed=bool(changes), changes=changes)
