@@ -3,9 +3,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """IAM documents and the identity plan for the LGTM workloads."""
 
+import re
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lgtm.aws.plugins.module_utils import iam_documents as docs
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems, SpecError, check_keys, closest, fail, format_problem
 
 ECS_TASK_ROLES = ("prometheus", "grafana", "cloudwatch_exporter", "alertmanager")
 
@@ -51,35 +54,125 @@ def service_trust_policy(services, source_account=None):
     return docs.service_trust_policy(list(services), source_account)
 
 
-def _spec_errors(spec, storage_outputs):
-    errors = []
-    components = spec.get("components") or []
-    for component in components:
-        if component not in docs.COMPONENTS:
-            errors.append("components: unknown component %r; allowed: %s" % (component, ", ".join(docs.COMPONENTS)))
-    if spec.get("irsa_enabled"):
+# The identity spec's keys and the role variables they come from (roles/identity/vars/main.yml).
+SPEC_VARIABLES = {
+    "name_prefix": "identity_name_prefix",
+    "environment": "identity_environment",
+    "components": "identity_components",
+    "irsa_enabled": "identity_irsa_enabled",
+    "eks_cluster_name": "identity_eks_cluster_name",
+    "irsa_namespace": "identity_irsa_namespace",
+    "irsa_service_accounts": "identity_irsa_service_accounts",
+    "ecs_enabled": "identity_ecs_enabled",
+    "efs_file_system_arn": "identity_efs_file_system_arn",
+    "secret_arns": "identity_secret_arns",
+    "ecs_config_parameter_path": "identity_ecs_config_parameter_path",
+    "ec2_enabled": "identity_ec2_enabled",
+    "alloy_collector_enabled": "identity_alloy_collector_enabled",
+    "tags": "identity_tags",
+    "storage_outputs": "identity_storage_outputs",
+    # Set by callers that know them (not role variables).
+    "account_id": "account_id",
+    "partition": "partition",
+}
+_SSM_PATH = re.compile(r"^(/[a-zA-Z0-9_.-]+)+/?$")
+
+
+def _user_field(field):
+    """A spec field as the user wrote it: ``irsa_service_accounts.loki`` -> ``identity_irsa_service_accounts.loki``."""
+    head, sep, rest = field.partition(".")
+    bracket = head.find("[")
+    if bracket > 0:
+        head, rest, sep = head[:bracket], head[bracket:] + sep + rest, ""
+    return SPEC_VARIABLES.get(head, head) + sep + rest
+
+
+def _check_components(spec):
+    components = spec.get("components")
+    if not isinstance(components, list):
+        fail("components", "must be a list of components (%s), got %r" % (", ".join(docs.COMPONENTS), components))
+    problems = [("components", "unknown component %r%s; allowed: %s" % (c, closest(c, docs.COMPONENTS), ", ".join(docs.COMPONENTS)))
+                for c in components if c not in docs.COMPONENTS]
+    if problems:
+        raise SpecError(problems)
+
+
+def _components(spec):
+    components = spec.get("components")
+    return [c for c in components if c in docs.COMPONENTS] if isinstance(components, list) else []
+
+
+def _check_irsa(spec, problems):
+    with problems.section():
         if not spec.get("eks_cluster_name"):
-            errors.append("eks_cluster_name is required when irsa_enabled is true (IRSA roles trust that cluster's OIDC issuer)")
-        if docs.k8s_name_error(spec.get("irsa_namespace")):
-            errors.append("irsa_namespace %r %s" % (spec.get("irsa_namespace"), docs.k8s_name_error(spec.get("irsa_namespace"))))
-        for component in components:
-            account = (spec.get("irsa_service_accounts") or {}).get(component, component)
-            if docs.k8s_name_error(account):
-                errors.append("irsa_service_accounts.%s %r %s" % (component, account, docs.k8s_name_error(account)))
-        buckets = (storage_outputs or {}).get("buckets") or {}
-        for component in components:
-            if component in docs.COMPONENTS and not any(b.get("component") == component for b in buckets.values()):
-                errors.append("storage_outputs has no bucket for component %r; run the storage role with it first" % component)
-    kms = (storage_outputs or {}).get("kms_key_arn")
+            fail("eks_cluster_name", "is required when identity_irsa_enabled is true (IRSA roles trust that cluster's OIDC issuer); "
+                                     "set lgtm_eks_cluster_name, or identity_irsa_enabled: false")
+    with problems.section():
+        error = docs.k8s_name_error(spec.get("irsa_namespace"))
+        if error:
+            fail("irsa_namespace", "%r %s" % (spec.get("irsa_namespace"), error))
+    accounts = spec.get("irsa_service_accounts") or {}
+    with problems.section():
+        check_keys(accounts, docs.COMPONENTS, "irsa_service_accounts")
+    if isinstance(accounts, dict):
+        for component in _components(spec):
+            with problems.section():
+                account = accounts.get(component, component)
+                error = docs.k8s_name_error(account)
+                if error:
+                    fail("irsa_service_accounts." + component, "%r %s" % (account, error))
+
+
+def _check_storage_outputs(spec, storage_outputs, problems):
+    if not isinstance(storage_outputs, dict):
+        problems.add("storage_outputs", "must be the storage role's storage_outputs (a mapping), got %r" % (storage_outputs,))
+        return
+    buckets = storage_outputs.get("buckets") or {}
+    if spec.get("irsa_enabled"):
+        for component in _components(spec):
+            if not any(isinstance(b, dict) and b.get("component") == component for b in buckets.values()):
+                problems.add("storage_outputs", "has no bucket for component %r; run the storage role with it first" % component)
+    kms = storage_outputs.get("kms_key_arn")
     if kms and docs.arn_error(kms, "kms", "key/"):
-        errors.append("storage_outputs.kms_key_arn %r %s" % (kms, docs.arn_error(kms, "kms", "key/")))
+        problems.add("storage_outputs.kms_key_arn", "%r %s" % (kms, docs.arn_error(kms, "kms", "key/")))
+
+
+def _check_ecs(spec, problems):
     efs = spec.get("efs_file_system_arn")
     if efs and docs.arn_error(efs, "elasticfilesystem", "file-system/"):
-        errors.append("efs_file_system_arn %r %s" % (efs, docs.arn_error(efs, "elasticfilesystem", "file-system/")))
-    for arn in spec.get("secret_arns") or []:
+        problems.add("efs_file_system_arn", "%r %s" % (efs, docs.arn_error(efs, "elasticfilesystem", "file-system/")))
+    secret_arns = spec.get("secret_arns") or []
+    if not isinstance(secret_arns, list):
+        problems.add("secret_arns", "must be a list of ARNs, got %r" % (secret_arns,))
+        secret_arns = []
+    for index, arn in enumerate(secret_arns):
         if docs.arn_error(arn, "secretsmanager", "secret:") and docs.arn_error(arn, "ssm", "parameter/"):
-            errors.append("secret_arns: %r must be a Secrets Manager secret ARN (…:secret:…) or an SSM parameter ARN (…:parameter/…)" % (arn,))
-    return errors
+            problems.add("secret_arns[%d]" % index, "%r must be a Secrets Manager secret ARN (…:secret:…) or an SSM parameter ARN "
+                                                    "(…:parameter/…)" % (arn,))
+    path = spec.get("ecs_config_parameter_path")
+    if path and not (isinstance(path, str) and _SSM_PATH.match(path)):
+        problems.add("ecs_config_parameter_path", "%r must be an SSM parameter path: /<part>[/<part>...] of letters, digits and _.-, "
+                                                  "or empty for none" % (path,))
+
+
+def _check_tags(spec):
+    tags = spec.get("tags")
+    if tags is not None and not isinstance(tags, dict):
+        fail("tags", "must be a mapping of tag keys to values, got %r" % (tags,))
+
+
+def _spec_problems(spec, storage_outputs, problems):
+    """Every problem of the spec (and of storage_outputs, unless it is None: not known yet)."""
+    with problems.section():
+        _check_components(spec)
+    with problems.section():
+        _check_tags(spec)
+    if spec.get("irsa_enabled"):
+        _check_irsa(spec, problems)
+    if storage_outputs is not None:
+        _check_storage_outputs(spec, storage_outputs, problems)
+    if spec.get("ecs_enabled"):
+        _check_ecs(spec, problems)
 
 
 def _role_name(spec, suffix):
@@ -90,6 +183,15 @@ def _tags(spec, purpose):
     tags = dict(spec.get("tags") or {})
     tags.update(Environment=spec["environment"], ManagedBy="lgtm.aws", Purpose=purpose)
     return {str(k): str(v) for k, v in tags.items()}
+
+
+def identity_resource_tags(spec, purpose):
+    """The tags of one identity resource: the spec's tags plus Environment, ManagedBy and Purpose."""
+    if not isinstance(spec, dict) or not spec.get("environment"):
+        raise AnsibleFilterError("identity_resource_tags expects the identity spec (with environment) as a mapping")
+    if not isinstance(spec.get("tags") or {}, dict):
+        raise AnsibleFilterError("identity_tags must be a mapping of tag keys to values, got %r" % (spec.get("tags"),))
+    return _tags(spec, str(purpose))
 
 
 def _irsa_roles(spec, storage_outputs, oidc):
@@ -136,7 +238,9 @@ def _ecs_roles(spec):
         "cloudwatch_exporter": docs.read_only_policy("CloudWatchRead", docs.CLOUDWATCH_READ_ACTIONS),
         "alertmanager": None,
     }
-    roles = [{"key": "ecs_task_execution", "role": execution}]
+    # What the execution role may read, for the ECS role to check its references against before any change.
+    roles = [{"key": "ecs_task_execution", "role": execution, "secret_arns": list(spec.get("secret_arns") or []),
+              "config_parameter_path": spec.get("ecs_config_parameter_path") or ""}]
     for name in ECS_TASK_ROLES:
         role = {
             "name": _role_name(spec, "ecs-" + name.replace("_", "-")),
@@ -172,31 +276,42 @@ def _ec2_roles(spec):
     return roles
 
 
+def _name_problems(spec, plan, problems):
+    names = [entry["role"]["name"] for entry in plan]
+    if spec.get("irsa_enabled"):
+        names += [_role_name(spec, component + "-irsa") for component in _components(spec)]
+    longest = max(names, key=len) if names else ""
+    if len(longest) > 64:
+        problems.add("name_prefix", "with identity_environment %r, role name %r is %d characters; IAM allows 64"
+                     % (spec.get("environment"), longest, len(longest)))
+
+
 def identity_role_specs(spec, storage_outputs=None, oidc=None):
     """Validate the identity spec and return the roles to manage: ``[{key, role: <iam_roles entry>, ...}]``.
 
     Without ``oidc`` (``{arn, url}`` of the cluster's provider) it only validates and returns the
-    roles that do not need it, so a role can fail on bad input before any AWS call.
+    roles that do not need it, so a role can fail on bad input before any AWS call. With ``storage_outputs``
+    None (the storage role has not run yet: a preflight) the checks that need them are left out.
+    Every problem is reported at once, named by the role variable the user sets (``identity_*``).
     """
     if not isinstance(spec, dict):
         raise AnsibleFilterError("identity_role_specs expects the identity spec as a mapping")
-    errors = _spec_errors(spec, storage_outputs)
+    problems = Problems()
+    _spec_problems(spec, storage_outputs, problems)
     plan = []
-    if not errors:
+    if not problems.problems:
         if spec.get("irsa_enabled") and oidc:
             plan += _irsa_roles(spec, storage_outputs, oidc)
         if spec.get("ecs_enabled"):
             plan += _ecs_roles(spec)
         plan += _ec2_roles(spec)
-    for entry in plan:
-        if len(entry["role"]["name"]) > 64:
-            errors.append("name_prefix/environment: role name %r is %d characters; IAM allows 64" % (entry["role"]["name"], len(entry["role"]["name"])))
-    if not errors and spec.get("irsa_enabled") and not oidc:
-        longest = _role_name(spec, max(spec["components"] or [""], key=len) + "-irsa")
-        if len(longest) > 64:
-            errors.append("name_prefix/environment: role name %r is %d characters; IAM allows 64" % (longest, len(longest)))
-    if errors:
-        raise AnsibleFilterError("Invalid identity spec, nothing was changed: " + "; ".join(errors))
+        _name_problems(spec, plan, problems)
+    try:
+        problems.raise_if_any()
+    except SpecError as error:
+        found = error.renamed(_user_field).problems
+        raise AnsibleFilterError("lgtm.aws.identity: %d problem%s in the variables; nothing was changed.\n%s" % (
+            len(found), "" if len(found) == 1 else "s", "\n".join("- " + format_problem(f, m) for f, m in found)))
     return plan
 
 
@@ -226,7 +341,13 @@ def identity_outputs(plan, results, oidc=None):
         "ec2_instance_profile": None,
     }
     if "ecs_task_execution" in by_key:
-        outputs["ecs"] = {"execution_role_arn": arn("ecs_task_execution"), "task_roles": {n: arn("ecs_task_" + n) for n in ECS_TASK_ROLES}}
+        execution = by_key["ecs_task_execution"]
+        outputs["ecs"] = {
+            "execution_role_arn": arn("ecs_task_execution"),
+            "task_roles": {n: arn("ecs_task_" + n) for n in ECS_TASK_ROLES},
+            "secret_arns": list(execution.get("secret_arns") or []),
+            "config_parameter_path": execution.get("config_parameter_path") or "",
+        }
     if "alloy_agent" in by_key:
         agent = by_key["alloy_agent"]
         outputs["ec2_instance_profile"] = {
@@ -246,4 +367,5 @@ class FilterModule(object):
             "service_trust_policy": service_trust_policy,
             "identity_role_specs": identity_role_specs,
             "identity_outputs": identity_outputs,
+            "identity_resource_tags": identity_resource_tags,
         }

@@ -79,13 +79,18 @@ def test_validate_only_without_oidc():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"components": ["loki", "jaeger"]}, "unknown component 'jaeger'"),
-        ({"eks_cluster_name": ""}, "eks_cluster_name is required when irsa_enabled is true"),
-        ({"irsa_namespace": "Monitoring"}, "irsa_namespace 'Monitoring' must be a Kubernetes name"),
-        ({"irsa_service_accounts": {"loki": "loki_sa"}}, "irsa_service_accounts.loki 'loki_sa' must be a Kubernetes name"),
-        ({"efs_file_system_arn": "fs-12345"}, "efs_file_system_arn 'fs-12345' is not an ARN"),
+        ({"components": ["loki", "jaeger"]}, "- identity_components: unknown component 'jaeger'"),
+        ({"components": ["loki", "mimri"]}, "unknown component 'mimri' (did you mean mimir?)"),
+        ({"eks_cluster_name": ""}, "- identity_eks_cluster_name: is required when identity_irsa_enabled is true"),
+        ({"irsa_namespace": "Monitoring"}, "- identity_irsa_namespace: 'Monitoring' must be a Kubernetes name"),
+        ({"irsa_service_accounts": {"loki": "loki_sa"}}, "- identity_irsa_service_accounts.loki: 'loki_sa' must be a Kubernetes name"),
+        ({"irsa_service_accounts": {"lokki": "logs"}}, "- identity_irsa_service_accounts: unknown key lokki (did you mean loki?)"),
+        ({"efs_file_system_arn": "fs-12345"}, "- identity_efs_file_system_arn: 'fs-12345' is not an ARN"),
         ({"efs_file_system_arn": "arn:aws:s3:::bucket"}, "is an ARN of service 's3', expected 'elasticfilesystem'"),
-        ({"secret_arns": ["arn:aws:s3:::x"]}, "must be a Secrets Manager secret ARN"),
+        ({"secret_arns": ["arn:aws:s3:::x"]}, "- identity_secret_arns[0]: 'arn:aws:s3:::x' must be a Secrets Manager secret ARN"),
+        ({"ecs_config_parameter_path": "lgtm/config"}, "- identity_ecs_config_parameter_path: 'lgtm/config' must be an SSM parameter path"),
+        ({"tags": ["Team"]}, "- identity_tags: must be a mapping"),
+        ({"environment": "e" * 60}, "- identity_name_prefix: with identity_environment 'eeee"),
         ({"environment": "e" * 60}, "IAM allows 64"),
     ],
 )
@@ -93,16 +98,49 @@ def test_bad_identity_specs(overrides, message):
     with pytest.raises(AnsibleFilterError) as error:
         f.identity_role_specs(dict(SPEC, **overrides), STORAGE)
     assert message in str(error.value)
+    assert "nothing was changed" in str(error.value)
+
+
+def test_every_problem_of_the_input_at_once_in_the_users_names():
+    bad = dict(SPEC, components=["loki", "jaeger"], eks_cluster_name="", irsa_namespace="Monitoring",
+               irsa_service_accounts={"loki": "Loki_SA", "tempoo": "t"}, efs_file_system_arn="fs-1",
+               secret_arns=["arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:ok-AbCdEf", "nope", "arn:aws:s3:::x"],
+               ecs_config_parameter_path="no slash")
+    with pytest.raises(AnsibleFilterError) as error:
+        f.identity_role_specs(bad, {"buckets": {}, "kms_key_arn": "alias/x"})
+    lines = str(error.value).splitlines()
+    assert lines[0] == "lgtm.aws.identity: 11 problems in the variables; nothing was changed."
+    fields = [line[2:].split(":")[0] for line in lines[1:]]
+    assert fields == [
+        "identity_components", "identity_eks_cluster_name", "identity_irsa_namespace", "identity_irsa_service_accounts",
+        "identity_irsa_service_accounts.loki", "identity_storage_outputs", "identity_storage_outputs.kms_key_arn",
+        "identity_efs_file_system_arn", "identity_secret_arns[1]", "identity_secret_arns[2]", "identity_ecs_config_parameter_path"]
+    assert "has no bucket for component 'loki'" in lines[6]
+
+
+def test_preflight_without_storage_outputs_checks_the_rest():
+    """Before the storage role has run (storage_outputs None), the spec is still checked; the buckets are not."""
+    entries = f.identity_role_specs(SPEC, None)
+    assert roles_by_key(entries)["ecs_task_execution"]["managed_policy_arns"]
+    with pytest.raises(AnsibleFilterError, match="identity_irsa_namespace"):
+        f.identity_role_specs(dict(SPEC, irsa_namespace="Bad"), None)
 
 
 def test_missing_bucket_for_component():
-    with pytest.raises(AnsibleFilterError, match="no bucket for component 'tempo'"):
+    with pytest.raises(AnsibleFilterError, match="identity_storage_outputs: has no bucket for component 'tempo'"):
         f.identity_role_specs(SPEC, storage_outputs(storage_bucket_specs({"name_prefix": "a", "environment": "b", "components": ["loki", "mimir"]}), "r"))
 
 
 def test_malformed_kms_arn_in_storage_outputs():
-    with pytest.raises(AnsibleFilterError, match="kms_key_arn 'alias/x' is not an ARN"):
+    with pytest.raises(AnsibleFilterError, match="identity_storage_outputs.kms_key_arn: 'alias/x' is not an ARN"):
         f.identity_role_specs(SPEC, dict(STORAGE, kms_key_arn="alias/x"))
+
+
+def test_resource_tags_carry_the_standard_tags():
+    tags = f.identity_resource_tags(dict(SPEC, tags={"Team": "obs", "Environment": "ignored"}), "eks-oidc-provider")
+    assert tags == {"Team": "obs", "Environment": "prod", "ManagedBy": "lgtm.aws", "Purpose": "eks-oidc-provider"}
+    with pytest.raises(AnsibleFilterError, match="identity_tags must be a mapping"):
+        f.identity_resource_tags(dict(SPEC, tags=["x"]), "p")
 
 
 def test_trust_policy_filter_validates():
@@ -132,3 +170,17 @@ def test_outputs_contract():
     assert out["ecs"]["task_roles"]["prometheus"] == "arn:aws:iam::1:role/aws-rag-prod-ecs-prometheus"
     assert out["ec2_instance_profile"]["arn"] == "arn:aws:iam::1:instance-profile/aws-rag-prod-alloy-agent"
     assert out["oidc_provider_arn"] == OIDC["arn"]
+
+
+def test_ecs_outputs_say_what_the_execution_role_may_read():
+    secret = "arn:aws:secretsmanager:ap-northeast-2:123456789012:secret:grafana-admin-AbCdEf"
+    entries = plan(secret_arns=[secret], ecs_config_parameter_path="/lgtm/acme-prod/ecs-monitoring")
+    results = [{"name": e["role"]["name"], "arn": "arn:aws:iam::1:role/" + e["role"]["name"]} for e in entries]
+    ecs = f.identity_outputs(entries, results, OIDC)["ecs"]
+    assert ecs["secret_arns"] == [secret]
+    assert ecs["config_parameter_path"] == "/lgtm/acme-prod/ecs-monitoring"
+    assert ecs["execution_role_arn"] == "arn:aws:iam::1:role/aws-rag-prod-ecs-task-execution"
+    # ... and what the execution role's policy grants: the same secret and the parameters under that path.
+    resources = [r for s in roles_by_key(entries)["ecs_task_execution"]["inline_policies"]["read-secrets"]["Statement"] for r in s["Resource"]]
+    assert secret in resources and "arn:aws:ssm:*:*:parameter/lgtm/acme-prod/ecs-monitoring/*" in resources
+    assert f.identity_outputs(plan(ecs_config_parameter_path=""), results, OIDC)["ecs"]["config_parameter_path"] == ""
