@@ -1,9 +1,11 @@
 """lgtm.aws.eks_lgtm against the local AWS: render-only values and plan that match the buckets and IRSA
-roles that exist, bad specs that stop before any call, and the Helm install where a cluster is given."""
+roles that exist, bad settings and missing outputs that stop before any AWS call (all their problems at
+once), and the Helm install where a cluster is given."""
 
 import json
 import os
 import shutil
+import socket
 
 import pytest
 import yaml
@@ -14,6 +16,7 @@ pytestmark = pytest.mark.integration
 
 LOCAL = os.path.join(REPO_ROOT, "inventories", "local")
 SITE = os.path.join(REPO_ROOT, "site.yml")
+EKS = os.path.join(REPO_ROOT, "playbooks", "eks.yml")
 
 
 def values_of(out, release):
@@ -46,30 +49,74 @@ def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_clie
     assert not (tmp_path / "eks" / "grafana.values.yaml").read_text().count("adminPassword")
 
 
-def test_bad_spec_fails_before_anything_is_written(run_playbook, tmp_path):
-    result = run_playbook(SITE, "--tags", "eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL,
-                          extra_vars={"eks_lgtm_replicas": {"loki": {"querier": 0}}, "eks_lgtm_outputs_file": str(write_outputs(tmp_path))})
+def closed_port():
+    """A loopback port nothing listens on: any AWS call made through it fails."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_outputs(out, components=("loki", "mimir", "tempo")):
+    """Storage and identity outputs as an earlier run would have written them, for these components only."""
+    keys = {"loki": ("loki",), "mimir": ("mimir_blocks", "mimir_alertmanager", "mimir_ruler"), "tempo": ("tempo",)}
+    buckets = dict((k, {"name": "acme-prod-" + k.replace("_", "-")}) for c in components for k in keys[c])
+    roles = dict((c, {"arn": "arn:aws:iam::123456789012:role/acme-prod-%s-irsa" % c, "service_account": c, "namespace": "monitoring"})
+                 for c in components)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "storage.json").write_text(json.dumps({"buckets": buckets}))
+    (out / "identity.json").write_text(json.dumps({"irsa_roles": roles}))
+
+
+def run_eks_offline(run_playbook, out, extra_vars):
+    """playbooks/eks.yml with its AWS endpoint on a closed port: it must fail on its own checks, not on AWS."""
+    return run_playbook(EKS, "-e", "lgtm_output_dir=%s" % out, "-e", "lgtm_aws_endpoint_url=http://127.0.0.1:%d" % closed_port(),
+                        inventory=LOCAL, extra_vars=extra_vars)
+
+
+def test_every_bad_setting_is_reported_at_once_before_any_aws_call(run_playbook, tmp_path):
+    write_outputs(tmp_path)
+    result = run_eks_offline(run_playbook, tmp_path, {
+        "eks_lgtm_replicas": {"loki": {"querier": 0}},
+        "eks_lgtm_retention": {"logs": "36h"},
+        "eks_lgtm_tenancy": {"enabled": True, "tenant": "acme platform"},
+        "eks_lgtm_ingress": {"host": "grafana.example.com", "security_groups": ["default"]},
+        "eks_lgtm_sampling": {"percentage": 120},
+    })
     assert result.rc != 0
-    assert any("replicas.loki.querier: must be a whole number of 1 or more" in m for m in result.failed_messages()), result.failed_messages()
+    messages = result.failed_messages()
+    assert len(messages) == 1, messages
+    for expected in ("eks_lgtm_replicas.loki.querier: must be a whole number of 1 or more (got 0)",
+                     "eks_lgtm_retention.logs: must be a multiple of Loki's 24h index period (got 36h)",
+                     "eks_lgtm_tenancy.tenant: must be 1-150 letters, digits and !._*'()- (got 'acme platform')",
+                     "eks_lgtm_ingress.security_groups: 'default' is not a security group ID",
+                     "eks_lgtm_sampling.percentage: must be a number between 0 and 100 (got 120)"):
+        assert expected in messages[0], messages[0]
+    assert messages[0].startswith("lgtm.aws.eks_lgtm: 5 problem(s) in the settings; nothing was read or changed."), messages[0]
+    assert not (tmp_path / "eks").exists()
+
+
+def test_every_missing_bucket_and_role_is_named_with_the_role_that_provides_it(run_playbook, tmp_path):
+    write_outputs(tmp_path, components=("loki",))
+    result = run_eks_offline(run_playbook, tmp_path, None)
+    assert result.rc != 0
+    messages = result.failed_messages()
+    assert len(messages) == 1, messages
+    lines = messages[0].splitlines()
+    assert lines[0] == "lgtm.aws.eks_lgtm: 6 problem(s) with the storage and identity outputs; nothing was read or changed.", lines
+    assert [line.split(":")[0] for line in lines[1:]] == ["- " + field for field in (
+        "storage_outputs.buckets.mimir_blocks", "storage_outputs.buckets.mimir_alertmanager", "storage_outputs.buckets.mimir_ruler",
+        "storage_outputs.buckets.tempo", "identity_outputs.irsa_roles.mimir", "identity_outputs.irsa_roles.tempo")]
+    assert "when tempo is in storage_components (default: lgtm_components)" in lines[4]
+    assert "when mimir is in identity_components (default: lgtm_components)" in lines[5]
     assert not (tmp_path / "eks").exists()
 
 
 def test_missing_cluster_is_named(run_playbook, tmp_path):
-    result = run_playbook(SITE, "--tags", "eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL,
-                          extra_vars={"eks_lgtm_cluster_name": "no-such-cluster"})
+    write_outputs(tmp_path)
+    result = run_playbook(EKS, "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL, extra_vars={"eks_lgtm_cluster_name": "no-such-cluster"})
     assert result.rc != 0
     assert any("EKS cluster 'no-such-cluster' does not exist" in m for m in result.failed_messages()), result.failed_messages()
     assert not (tmp_path / "eks").exists()
-
-
-def write_outputs(tmp_path):
-    """Storage and identity outputs as an earlier run would have written them."""
-    roles = dict((c, {"arn": "arn:aws:iam::123456789012:role/aws-rag-local-%s-irsa" % c, "service_account": c, "namespace": "monitoring"})
-                 for c in ("loki", "mimir", "tempo"))
-    buckets = dict((k, {"name": "aws-rag-local-" + k.replace("_", "-")}) for k in ("loki", "mimir_blocks", "mimir_alertmanager", "mimir_ruler", "tempo"))
-    path = tmp_path / "outputs.json"
-    path.write_text(json.dumps({"storage": {"buckets": buckets}, "identity": {"irsa_roles": roles}}))
-    return path
 
 
 @pytest.mark.skipif(not os.environ.get("KUBECONFIG") or not shutil.which("helm"),
