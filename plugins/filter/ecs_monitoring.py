@@ -28,8 +28,8 @@ def spec_field(field):
 def spec_error(error):
     """Every problem of the spec, one line each, named as the user wrote it."""
     problems = error.renamed(spec_field).problems
-    return AnsibleFilterError("%s: %d problem%s\n%s" % (SPEC_VARIABLE, len(problems), "" if len(problems) == 1 else "s",
-                                                       "\n".join(format_problem(field, message) for field, message in problems)))
+    lines = [format_problem(field, message) for field, message in problems]
+    return AnsibleFilterError("%s: %d problem%s\n%s" % (SPEC_VARIABLE, len(lines), "" if len(lines) == 1 else "s", "\n".join(lines)))
 
 
 def ecs_monitoring_files(spec, shared=None):

@@ -16,7 +16,8 @@ def alert_rules(spec):
         ("HighMemoryUsage", "avg by (service) (ecs_memory_utilization) > %s" % t["memory_percent"], d["memory"], "warning",
          "Memory of {{ $labels.service }} above %s%%" % t["memory_percent"]),
         ("ServiceDown", 'up{job="%s"} == 0' % SERVICES_JOB, d["down"], "critical", "Service {{ $labels.service }} is down"),
-        ("TargetScrapeFailing", 'up{job!="%s"} == 0' % SERVICES_JOB, d["scrape"], "warning", "{{ $labels.job }} target {{ $labels.instance }} cannot be scraped"),
+        ("TargetScrapeFailing", 'up{job!="%s"} == 0' % SERVICES_JOB, d["scrape"], "warning",
+         "{{ $labels.job }} target {{ $labels.instance }} cannot be scraped"),
         ("DiskSpaceLow", "(1 - node_filesystem_avail_bytes{fstype!~\"tmpfs|overlay\"} / node_filesystem_size_bytes{fstype!~\"tmpfs|overlay\"}) * 100 > %s"
          % t["disk_percent"], d["disk"], "warning", "Disk {{ $labels.mountpoint }} on {{ $labels.instance }} above %s%%" % t["disk_percent"]),
         ("HighErrorRate", 'sum by (service) (rate(http_requests_total{status=~"5.."}[5m])) / sum by (service) (rate(http_requests_total[5m])) * 100 > %s'
