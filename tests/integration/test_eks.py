@@ -25,9 +25,11 @@ def values_of(out, release):
 
 
 def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_client, tmp_path):
-    result = run_playbook(SITE, "--tags", "storage,identity,eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL)
+    # Tenancy on without a tenant of its own: the shared lgtm_tenant is the one sent.
+    tenancy = {"eks_lgtm_tenancy": {"enabled": True}, "lgtm_tenant": "acme-platform"}
+    result = run_playbook(SITE, "--tags", "storage,identity,eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL, extra_vars=tenancy)
     assert result.rc == 0, result.stdout[-3000:]
-    again = run_playbook(SITE, "--tags", "storage,identity,eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL)
+    again = run_playbook(SITE, "--tags", "storage,identity,eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL, extra_vars=tenancy)
     assert again.rc == 0 and again.total("changed") == 0
 
     with open(tmp_path / "eks" / "plan.yaml") as handle:
@@ -39,6 +41,8 @@ def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_clie
     config = mimir["mimir"]["structuredConfig"]
     assert {config[k]["s3"]["bucket_name"] for k in ("blocks_storage", "alertmanager_storage", "ruler_storage")} <= buckets
     assert tempo["storage"]["trace"]["s3"]["bucket"] in buckets
+    assert tempo["metricsGenerator"]["config"]["storage"]["remote_write"][0]["headers"] == {"X-Scope-OrgID": "acme-platform"}
+    assert loki["loki"]["auth_enabled"] is True
 
     iam = aws_client("iam")
     for release, values in (("loki", loki), ("mimir", mimir), ("tempo", tempo)):
