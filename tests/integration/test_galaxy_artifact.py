@@ -9,22 +9,14 @@ import textwrap
 
 import pytest
 
-from conftest import BIN_DIR, REPO_ROOT
+from artifact import artifact, clean_env  # noqa: F401 pylint: disable=unused-import
+from conftest import BIN_DIR
 
 pytestmark = pytest.mark.integration
 
 
 def _run(cmd, **kwargs):
     return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def artifact(tmp_path_factory):
-    out = tmp_path_factory.mktemp("artifact")
-    proc = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "build", "--output-path", str(out), REPO_ROOT], cwd=REPO_ROOT)
-    assert proc.returncode == 0, proc.stderr
-    (path,) = out.glob("lgtm-aws-*.tar.gz")
-    return path
 
 
 def test_artifact_carries_the_collection_and_nothing_local(artifact):
@@ -42,9 +34,8 @@ def test_artifact_carries_the_collection_and_nothing_local(artifact):
 def test_installed_artifact_runs_modules_by_fqcn_outside_the_repo(artifact, aws_env, aws_client, tmp_path):
     collections = tmp_path / "collections"
     # Install as a user would, away from this repository's ansible.cfg (which links the working tree in).
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     proc = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", str(collections), str(artifact)],
-                cwd=tmp_path, env=clean_env)
+                cwd=tmp_path, env=clean_env())
     assert proc.returncode == 0, proc.stderr
     assert (collections / "ansible_collections" / "lgtm" / "aws" / "MANIFEST.json").exists()
 
