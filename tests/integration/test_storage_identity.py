@@ -2,11 +2,14 @@
 
 import json
 import os
+import shutil
+import subprocess
 
+import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import BIN_DIR, REGION, REPO_ROOT, _free_port, _wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +35,7 @@ def eks_cluster(aws_client):
 def converge(run_playbook, tmp_path, eks_cluster):
     def run(*args, **extra):
         outputs = tmp_path / "outputs.json"
-        result = run_playbook(PLAYBOOK, *args, extra_vars=dict({"outputs_file": str(outputs)}, **extra))
+        result = run_playbook(PLAYBOOK, *args, extra_vars=dict({"outputs_file": str(outputs), "lgtm_output_dir": str(tmp_path / "out")}, **extra))
         result.outputs = json.loads(outputs.read_text()) if outputs.exists() else None
         return result
 
@@ -85,6 +88,9 @@ def test_iam_least_privilege_and_irsa_trust(converge, aws_client, eks_cluster):
     assert provider["Arn"].endswith(":oidc-provider/" + host)
     details = iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])
     assert details["ClientIDList"] == ["sts.amazonaws.com"]
+    # The tags docs/identity.md promises on the provider, as on every role (not only lgtm_tags).
+    assert {t["Key"]: t["Value"] for t in details["Tags"]} == {
+        "Project": "lgtm", "Environment": "dev", "ManagedBy": "lgtm.aws", "Purpose": "eks-oidc-provider"}
 
     own_buckets = {"loki": ["itest-dev-loki"], "mimir": ["itest-dev-mimir-alertmanager", "itest-dev-mimir-blocks", "itest-dev-mimir-ruler"],
                    "tempo": ["itest-dev-tempo"]}
@@ -219,37 +225,123 @@ BAD_INPUTS = [
     ({"storage_encryption": "aws:kms", "storage_kms_key_id": "alias/missing"}, "storage_kms_key_id alias/missing names no KMS key"),
     ({"lgtm_name_prefix": "Team_A"}, "name_prefix 'Team_A' must be lowercase"),
     ({"storage_tags": {"aws:createdBy": "me"}}, "reserved prefix 'aws:'"),
-    ({"identity_efs_file_system_arn": "fs-0123"}, "efs_file_system_arn 'fs-0123' is not an ARN"),
-    ({"identity_secret_arns": ["arn:aws:s3:::secret-bucket"]}, "must be a Secrets Manager secret ARN"),
-    ({"lgtm_eks_cluster_name": "no-such-cluster"}, "EKS cluster 'no-such-cluster' does not exist"),
-    ({"lgtm_eks_cluster_name": ""}, "eks_cluster_name is required when irsa_enabled is true"),
-    ({"identity_irsa_namespace": "Monitoring"}, "irsa_namespace 'Monitoring' must be a Kubernetes name"),
-    ({"lgtm_environment": "production-environment-for-the-observability-platform"}, "must be 3 to 63 characters long (got 64)"),
+    # Identity input is checked by the identity preflight, before the storage role creates any bucket.
+    ({"identity_efs_file_system_arn": "fs-0123"}, "identity_efs_file_system_arn: 'fs-0123' is not an ARN"),
+    ({"identity_secret_arns": ["arn:aws:s3:::secret-bucket"]}, "identity_secret_arns[0]: 'arn:aws:s3:::secret-bucket' must be a Secrets Manager"),
+    ({"lgtm_eks_cluster_name": "no-such-cluster"}, "identity_eks_cluster_name: EKS cluster 'no-such-cluster' does not exist"),
+    ({"lgtm_eks_cluster_name": ""}, "identity_eks_cluster_name: is required when identity_irsa_enabled is true"),
+    ({"identity_irsa_namespace": "Monitoring"}, "identity_irsa_namespace: 'Monitoring' must be a Kubernetes name"),
+    ({"identity_irsa_namespace": "Monitoring", "identity_irsa_service_accounts": {"lokki": "loki"}},
+     ["lgtm.aws.identity: 2 problems in the variables; nothing was changed.\n- identity_irsa_namespace: 'Monitoring' must be a Kubernetes name",
+      "\n- identity_irsa_service_accounts: unknown key lokki (did you mean loki?)"]),
+    # (with the identity role too, its preflight reports the role names over 64 characters first)
+    ({"lgtm_environment": "production-environment-for-the-observability-platform", "run_identity": False}, "must be 3 to 63 characters long (got 64)"),
     ({"identity_environment": "production-environment-for-the-observability-platform"}, "IAM allows 64"),
 ]
 
 
-@pytest.mark.parametrize("extra, message", BAD_INPUTS, ids=[m[:40] for _e, m in BAD_INPUTS])
-def test_bad_input_fails_clearly_and_creates_nothing(converge, aws_client, extra, message):
-    identity_only = any(k.startswith(("identity_", "lgtm_eks")) for k in extra)
-    if identity_only:
-        extra = dict(extra, run_storage=False, identity_storage_outputs=STORAGE_OUTPUTS)
+@pytest.mark.parametrize("extra, messages", BAD_INPUTS, ids=[str(m)[:40] for _e, m in BAD_INPUTS])
+def test_bad_input_fails_clearly_and_creates_nothing(converge, aws_client, extra, messages):
     result = converge(**extra)
     assert result.rc != 0
     failures = result.failed_messages()
     assert len(failures) == 1, failures
-    assert message in failures[0], failures[0]
+    for message in messages if isinstance(messages, list) else [messages]:
+        assert message in failures[0], failures[0]
     assert aws_client("s3").list_buckets()["Buckets"] == []
     assert [r for r in aws_client("iam").list_roles()["Roles"] if r["RoleName"].startswith("itest-")] == []
     assert aws_client("iam").list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
 
 
-STORAGE_OUTPUTS = {
-    "region": "ap-northeast-2",
-    "kms_key_arn": None,
-    "buckets": {key.replace("itest-dev-", "").replace("-", "_"): {"name": key, "arn": "arn:aws:s3:::" + key, "component": c, "signal": s}
-                for key, (c, s, _d) in BUCKETS.items()},
-}
+def test_role_path_is_never_changed_silently(converge, aws_client):
+    """IAM cannot move a role to another path: the run names the role and both paths, and changes nothing."""
+    iam = aws_client("iam")
+    iam.create_role(RoleName="itest-dev-ecs-grafana", Path="/teams/", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+    result = converge()
+    assert result.rc != 0, "a path difference the module cannot apply must not pass as a change"
+    (failure,) = result.failed_messages()
+    assert "role 'itest-dev-ecs-grafana' exists with path '/teams/', not '/'" in failure, failure
+    assert "IAM cannot move a role to another path" in failure
+    assert aws_client("s3").list_buckets()["Buckets"] == [], "the identity preflight fails before the storage role"
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("itest-")] == ["itest-dev-ecs-grafana"]
+    assert iam.get_role(RoleName="itest-dev-ecs-grafana")["Role"]["Path"] == "/teams/"
+
+
+@pytest.fixture(scope="module")
+def moto_without_managed_policies(tmp_path_factory):
+    """A second moto_server started as a user might start their own: without MOTO_IAM_LOAD_MANAGED_POLICIES."""
+    moto = shutil.which("moto_server", path=BIN_DIR) or shutil.which("moto_server")
+    if not moto:
+        pytest.skip("needs moto_server")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MOTO_IAM_LOAD_MANAGED_POLICIES"}
+    with open(tmp_path_factory.mktemp("moto-plain") / "moto.log", "w") as out:
+        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+    url = "http://127.0.0.1:%d" % port
+    try:
+        _wait_for(url + "/moto-api/")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def plain_moto_client(url, service):
+    return boto3.client(service, region_name=REGION, endpoint_url=url, aws_access_key_id="testing",
+                        aws_secret_access_key="testing", aws_session_token="testing")
+
+
+def test_missing_managed_policy_fails_before_any_bucket(run_playbook, tmp_path, moto_without_managed_policies):
+    url = moto_without_managed_policies
+    plain_moto_client(url, "eks").create_cluster(
+        name="lab", roleArn="arn:aws:iam::123456789012:role/eks", resourcesVpcConfig={"subnetIds": ["subnet-1"]})
+    result = run_playbook(PLAYBOOK, extra_vars={"lgtm_output_dir": str(tmp_path)}, env={"AWS_ENDPOINT_URL": url})
+    assert result.rc != 0
+    (failure,) = result.failed_messages()
+    assert ("roles[0] (itest-dev-ecs-task-execution).managed_policy_arns: policy "
+            "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy does not exist") in failure, failure
+    assert "MOTO_IAM_LOAD_MANAGED_POLICIES=true" in failure
+    assert plain_moto_client(url, "s3").list_buckets()["Buckets"] == [], "no bucket before the identity checks pass"
+    assert plain_moto_client(url, "iam").list_roles()["Roles"] == []
+
+
+def test_iam_roles_checks_every_managed_policy_before_any_change(run_playbook, tmp_path, moto_without_managed_policies):
+    """The module on its own: the first role is fine, the second wants two missing policies: nothing is created."""
+    url = moto_without_managed_policies
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    playbook = tmp_path / "iam_roles.yml"
+    playbook.write_text(json.dumps([{"name": "iam_roles alone", "hosts": "localhost", "gather_facts": False, "tasks": [
+        {"name": "Two roles", "lgtm.aws.iam_roles": {"roles": [
+            {"name": "itest-first", "trust_policy": trust},
+            {"name": "itest-second", "trust_policy": trust, "managed_policy_arns": [
+                "arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::123456789012:policy/itest-missing"]}]}}]}]))
+    result = run_playbook(str(playbook), env={"AWS_ENDPOINT_URL": url})
+    assert result.rc != 0
+    (failure,) = result.failed_messages()
+    assert failure.startswith("Nothing was changed: "), failure
+    assert "roles[1] (itest-second).managed_policy_arns: policy arn:aws:iam::123456789012:policy/itest-missing does not exist" in failure
+    assert "roles[1] (itest-second).managed_policy_arns: policy arn:aws:iam::aws:policy/ReadOnlyAccess does not exist" in failure
+    assert [r["RoleName"] for r in plain_moto_client(url, "iam").list_roles()["Roles"] if r["RoleName"].startswith("itest-")] == []
+
+
+def _deprecations(result):
+    """Deprecation warnings of a run: those the JSON callback records, and any printed."""
+    found = [d["msg"] for play in json.loads(result.stdout)["plays"] for task in play["tasks"]
+             for host in task["hosts"].values() for d in host.get("deprecations", [])]
+    return found + [line for line in (result.stdout + result.stderr).splitlines() if "DEPRECATION WARNING" in line]
+
+
+def test_runs_print_no_deprecation_warning(converge, run_playbook, aws_client, tmp_path):
+    """Neither storage+identity nor the local AWS fixtures use amazon.aws options or return values it deprecates."""
+    fixtures = run_playbook(os.path.join(REPO_ROOT, "playbooks", "local_aws.yml"), inventory=os.path.join(REPO_ROOT, "inventories", "local"))
+    assert fixtures.rc == 0, fixtures.stdout[-3000:]
+    assert _deprecations(fixtures) == []
+    # amazon.aws.iam_role also made an instance profile for the EKS cluster's service role (create_instance_profile).
+    assert aws_client("iam").list_instance_profiles()["InstanceProfiles"] == []
+    platform = converge()
+    assert platform.rc == 0, platform.stdout[-3000:]
+    assert _deprecations(platform) == []
 
 
 def test_tag_changes_reach_buckets_roles_and_provider(converge, aws_client):
@@ -261,6 +353,6 @@ def test_tag_changes_reach_buckets_roles_and_provider(converge, aws_client):
     assert role_tags == {"Team": "observability", "Environment": "dev", "ManagedBy": "lgtm.aws", "Purpose": "irsa-loki"}
     (provider,) = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
     provider_tags = {t["Key"]: t["Value"] for t in iam.get_open_id_connect_provider(OpenIDConnectProviderArn=provider["Arn"])["Tags"]}
-    assert provider_tags == {"Team": "observability"}
+    assert provider_tags == {"Team": "observability", "Environment": "dev", "ManagedBy": "lgtm.aws", "Purpose": "eks-oidc-provider"}
     bucket_tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket="itest-dev-loki")["TagSet"]}
     assert "Project" not in bucket_tags and bucket_tags["Team"] == "observability"
