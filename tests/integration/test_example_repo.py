@@ -1,0 +1,455 @@
+"""A team's own automation repository (tests/example_repo) drives every capability through the built artifact.
+
+The repository's settings are deliberately unlike inventories/local: prefix acme, environment prod, region
+eu-west-1, tenant acme-platform, its own tags, its own output directory, ECS services on their own ports and
+metrics paths, and no ecs_monitoring_spec name_prefix/region/environment. The collection is built with
+``ansible-galaxy collection build``, installed into the repository's own collections path with its declared
+dependencies, and the repository's playbook runs against this session's moto (AWS_REGION is us-east-1 in the
+environment, so anything that ignores lgtm_region shows up in the wrong region) and a container of the local fleet
+for Alloy. Everything is then read back from moto, the written files and the hosts.
+
+One module-scoped run: install, converge, a second run (changed=0), ``--tags ecs`` on its own, and a run with
+the output directory left to its default. Each test checks one promise, so a failure names one bug.
+"""
+
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+import types
+import urllib.request
+
+import boto3
+import pytest
+import yaml
+from packaging.version import Version
+
+from artifact import artifact, clean_env  # noqa: F401 pylint: disable=unused-import
+from conftest import BIN_DIR, REPO_ROOT, PlaybookResult
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = os.path.join(REPO_ROOT, "tests", "example_repo")
+FLEET = os.path.join(REPO_ROOT, "scripts", "local-fleet")
+REGION = "eu-west-1"
+# The environment's region: only what ignores lgtm_region lands here.
+ENV_REGION = "us-east-1"
+BASE = "acme-prod"
+TENANT = "acme-platform"
+TAGS = {"CostCenter": "cc-4711", "Team": "platform"}
+SERVICES = {"payments": (8080, "/actuator/prometheus"), "ledger": (9102, "/metrics")}
+NAMESPACE = "observability.acme.internal"
+COMPONENT_BUCKETS = ["loki", "mimir-blocks", "mimir-alertmanager", "mimir-ruler", "tempo"]
+ECS_TASKS = ["prometheus", "grafana", "cloudwatch-exporter", "alertmanager"]
+# Another deployment's particulars that must not reach this repository's resources or files.
+FOREIGN = ("aws-rag", "ap-northeast-2", ENV_REGION, "lgtm-prod", "lgtm-dev")
+SUFFIX = "%x" % os.getpid()
+# One Alloy host (an agent): each host of the local fleet adds about a minute to the converge on 2 cores.
+HOSTS = {"payments-1": "itest-acme-agent-" + SUFFIX}
+
+
+def _client(endpoint, service, region=REGION):
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, aws_access_key_id="testing",
+                        aws_secret_access_key="testing", aws_session_token="testing")
+
+
+def _run(cmd, **kwargs):
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=900, **kwargs)
+
+
+def _why(result):
+    try:
+        return result.failed_messages() or result.stdout[-3000:]
+    except ValueError:  # no JSON: ansible-playbook stopped before its callback wrote anything
+        return (result.stdout + result.stderr)[-3000:]
+
+
+def _tree(path):
+    """path -> (size, mtime) of every file under path (empty when path does not exist)."""
+    files = {}
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            full = os.path.join(root, name)
+            stat = os.lstat(full)
+            files[os.path.relpath(full, path)] = (stat.st_size, stat.st_mtime_ns)
+    return files
+
+
+def _written(before, after):
+    return sorted(name for name in after if before.get(name) != after[name])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# What the account and the fleet already have
+
+
+@pytest.fixture(scope="module")
+def account(moto_endpoint):
+    """An empty account (this module's own), then what a real one has before the team's first run."""
+    urllib.request.urlopen(urllib.request.Request(moto_endpoint + "/moto-api/reset", method="POST"), timeout=10)
+    ec2 = _client(moto_endpoint, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.%d.0/24" % index, AvailabilityZone=REGION + zone)["Subnet"]["SubnetId"]
+               for index, zone in ((1, "a"), (2, "b"), (101, "a"), (102, "b"))]
+    iam = _client(moto_endpoint, "iam")
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    cluster_role = iam.create_role(RoleName="acme-eks-cluster-service", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    _client(moto_endpoint, "eks").create_cluster(name=BASE, roleArn=cluster_role, resourcesVpcConfig={"subnetIds": subnets[:2]})
+    certificate = _client(moto_endpoint, "acm").request_certificate(DomainName="grafana.acme.example")["CertificateArn"]
+    _client(moto_endpoint, "route53").create_hosted_zone(Name="acme.example", CallerReference="acme-" + SUFFIX)
+    secrets = _client(moto_endpoint, "secretsmanager")
+    grafana = secrets.create_secret(Name="acme/observability/grafana-admin", SecretString="not-a-real-password")["ARN"]
+    slack = secrets.create_secret(Name="acme/observability/slack-webhook", SecretString="http://127.0.0.1:9/slack")["ARN"]
+    return types.SimpleNamespace(
+        endpoint=moto_endpoint,
+        client=lambda service, region=REGION: _client(moto_endpoint, service, region),
+        vars={"acme_vpc_id": vpc, "acme_private_subnets": subnets[:2], "acme_public_subnets": subnets[2:],
+              "acme_certificate_arn": certificate, "acme_grafana_admin_secret_arn": grafana, "acme_slack_webhook_secret_arn": slack},
+        cluster_role=cluster_role,
+    )
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    """The Alloy host: a container of the local fleet (scripts/local-fleet's image), named for this run only and removed after."""
+    if not shutil.which("podman"):
+        pytest.skip("needs podman (make deps installs it)")
+    started = time.monotonic()
+    proc = _run([FLEET, "up"] + list(HOSTS.values()), cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
+    print("fleet up: %.0f s" % (time.monotonic() - started))
+    yield HOSTS
+    _run([FLEET, "down"] + list(HOSTS.values()), cwd=REPO_ROOT)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The repository, the install and the runs
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, artifact, account, fleet):  # noqa: F811 pylint: disable=redefined-outer-name
+    """A copy of tests/example_repo with the account's ids and the fleet's containers, lgtm.aws installed into it."""
+    path = tmp_path_factory.mktemp("team") / "acme-observability"
+    shutil.copytree(EXAMPLE, path)
+    (path / "group_vars" / "all" / "account.yml").write_text(
+        "---\n# The local AWS's ids of what the account already has (written by the test).\n" + yaml.safe_dump(account.vars, sort_keys=True))
+    (path / "host_vars").mkdir()
+    for host, container in fleet.items():
+        (path / "host_vars" / (host + ".yml")).write_text(yaml.safe_dump({
+            # The EC2 host is a container of the local fleet here, with the stand-in Alloy package repository.
+            "ansible_connection": "containers.podman.podman", "ansible_host": container, "ansible_user": "root",
+            "ansible_python_interpreter": "/usr/bin/python3",
+            "alloy_apt_repository_url": "file:/srv/lgtm-fleet/apt", "alloy_apt_key_url": "file:///srv/lgtm-fleet/apt/gpg.key"}))
+
+    # Galaxy is unreachable here, so requirements.yml's `lgtm.aws` is fetched as the built artifact, and the
+    # install runs --offline: ansible-galaxy then resolves every dependency the artifact declares against the
+    # collections already installed where Ansible looks (the `ansible` package bundles them in site-packages)
+    # and checks their version ranges; a missing or too old dependency fails the install, as it would for a
+    # user. Nothing is installed with --no-deps, so a dependency the artifact forgets to declare is not
+    # papered over here (test_artifact_declares_the_collections_it_uses checks that side).
+    requirements = yaml.safe_load((path / "requirements.yml").read_text())
+    offline = tmp_path_factory.mktemp("galaxy") / "requirements.yml"
+    offline.write_text(yaml.safe_dump({"collections": [{"name": str(artifact), "type": "file"}]}))
+    install = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--offline", "-r", str(offline)],
+                   cwd=path, env=clean_env())
+    collection = path / "collections" / "ansible_collections" / "lgtm" / "aws"
+    listing = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "list", "lgtm.aws", "--format", "json"], cwd=path, env=clean_env())
+    return types.SimpleNamespace(path=path, collection=collection, install=install, listing=listing, requirements=requirements)
+
+
+@pytest.fixture(scope="module")
+def site(repo, account, tmp_path_factory):
+    env = clean_env(
+        AWS_ENDPOINT_URL=account.endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
+        AWS_REGION=ENV_REGION, AWS_DEFAULT_REGION=ENV_REGION, PATH=BIN_DIR + os.pathsep + os.environ.get("PATH", ""),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    timings = {}
+    logs = tmp_path_factory.mktemp("runs")
+
+    def play(name, *args):
+        started = time.monotonic()
+        proc = _run([os.path.join(BIN_DIR, "ansible-playbook"), "observability.yml"] + list(args), cwd=repo.path, env=env)
+        timings[name] = time.monotonic() - started
+        # Kept outside the repository for reading after a failure.
+        (logs / (re.sub(r"[^a-z]+", "-", name).strip("-") + ".json")).write_text(proc.stdout + proc.stderr)
+        return PlaybookResult(proc)
+
+    outside = [os.path.join(REPO_ROOT, "out"), str(repo.collection)]
+    before = {p: _tree(p) for p in outside}
+    beside = sorted(os.listdir(repo.path.parent))
+    first = play("converge")
+    second = play("second run")
+    ecs_only = play("--tags ecs", "--tags", "ecs")
+    after = {p: _tree(p) for p in outside}
+    beside_after = sorted(os.listdir(repo.path.parent))
+    root_entries = sorted(os.listdir(repo.path))
+
+    # The documented default output directory: drop the repository's own setting, run storage and identity again.
+    (repo.path / "group_vars" / "all" / "outputs.yml").unlink()
+    default_run = play("default output dir", "--tags", "storage,identity")
+    beside_default = sorted(os.listdir(repo.path.parent))
+    print("example repository runs (output in %s): %s" % (logs, ", ".join("%s %.0f s" % item for item in timings.items())))
+    return types.SimpleNamespace(first=first, second=second, ecs_only=ecs_only, default_run=default_run, before=before, after=after,
+                                 beside=beside, beside_after=beside_after, beside_default=beside_default, root_entries=root_entries,
+                                 out=repo.path / "generated" / "prod", timings=timings)
+
+
+def _load(path):
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Install
+
+
+def test_artifact_installs_with_its_declared_dependencies(repo):
+    assert repo.install.returncode == 0, repo.install.stdout + repo.install.stderr
+    manifest = json.loads((repo.collection / "MANIFEST.json").read_text())["collection_info"]
+    for dependency in manifest["dependencies"]:
+        assert re.search(r"'%s:[0-9.]+' is already installed|Installing '%s:" % (re.escape(dependency), re.escape(dependency)),
+                         repo.install.stdout), "dependency %s was not resolved: %s" % (dependency, repo.install.stdout)
+    [wanted] = [c for c in repo.requirements["collections"] if c["name"] == "lgtm.aws"]
+    assert Version(manifest["version"]) >= Version(wanted["version"].lstrip(">="))
+    # The run uses the installed copy, not the working tree.
+    found = json.loads(repo.listing.stdout)
+    assert list(found) == [str(repo.path / "collections" / "ansible_collections")], found
+
+
+def test_artifact_declares_the_collections_it_uses(repo):
+    """Every collection the roles, plugins, playbooks and the embedded inventory use by FQCN is a declared dependency, and every declared one is used."""
+    manifest = json.loads((repo.collection / "MANIFEST.json").read_text())["collection_info"]
+    declared = set(manifest["dependencies"])
+    used = set()
+    fqcn = re.compile(r"(?<![\w.])((?:amazon|community|kubernetes|ansible|containers)\.[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*")
+    imports = re.compile(r"ansible_collections\.([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)")
+    for top in ("roles", "plugins", "playbooks", "meta", "inventories"):
+        for root, _dirs, names in os.walk(repo.collection / top):
+            for name in names:
+                with open(os.path.join(root, name)) as handle:
+                    text = handle.read()
+                if name.endswith(".py"):
+                    used.update(match.group(1) for match in imports.finditer(text))
+                elif name.endswith((".yml", ".yaml", ".j2")):
+                    used.update(match.group(1) for match in fqcn.finditer(text))
+    used -= {"ansible.builtin", "ansible.legacy", "lgtm.aws"}
+    assert used - declared == set(), "used but not declared"
+    assert declared - used == set(), "declared but not used"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Runs
+
+
+def test_playbook_converges(site):
+    assert site.first.rc == 0, _why(site.first)
+
+
+def test_second_run_changes_nothing(site):
+    assert site.second.rc == 0, _why(site.second)
+    assert site.second.total("changed") == 0, site.second.changed_tasks()
+
+
+def test_tags_ecs_alone_reads_the_outputs_from_the_users_output_dir(site):
+    assert site.ecs_only.rc == 0, _why(site.ecs_only)
+    assert site.ecs_only.total("changed") == 0, site.ecs_only.changed_tasks()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Names, regions and tags read back from the local AWS
+
+
+def test_buckets_follow_prefix_environment_region_and_tags(site, account):
+    s3 = account.client("s3")
+    names = sorted(b["Name"] for b in s3.list_buckets()["Buckets"])
+    assert names == sorted("%s-%s" % (BASE, key) for key in COMPONENT_BUCKETS)
+    for name in names:
+        assert s3.get_bucket_location(Bucket=name)["LocationConstraint"] == REGION, name
+        tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+        assert TAGS.items() <= tags.items() and tags["Environment"] == "prod", (name, tags)
+
+
+def test_iam_roles_follow_prefix_environment_and_tags(site, account):
+    iam = account.client("iam")
+    roles = {r["RoleName"]: r for r in iam.list_roles()["Roles"] if r["RoleName"] != "acme-eks-cluster-service"}
+    assert roles and all(name.startswith(BASE + "-") for name in roles), sorted(roles)
+    for component in ("loki", "mimir", "tempo"):
+        assert "%s-%s-irsa" % (BASE, component) in roles
+    assert {BASE + "-ecs-task-execution", BASE + "-alloy-agent", BASE + "-alloy-collector"} <= set(roles)
+    for name in roles:
+        tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=name)["Tags"]}
+        assert TAGS.items() <= tags.items() and tags.get("Environment") == "prod" and tags.get("ManagedBy") == "lgtm.aws", (name, tags)
+    trust = iam.get_role(RoleName=BASE + "-loki-irsa")["Role"]["AssumeRolePolicyDocument"]
+    assert "oidc.eks.%s.amazonaws.com" % REGION in json.dumps(trust)
+
+
+def test_oidc_provider_carries_the_documented_tags(site, account):
+    iam = account.client("iam")
+    [provider] = iam.list_open_id_connect_providers()["OpenIDConnectProviderList"]
+    assert "oidc.eks.%s.amazonaws.com" % REGION in provider["Arn"]
+    tags = {t["Key"]: t["Value"] for t in iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=provider["Arn"])["Tags"]}
+    assert TAGS.items() <= tags.items(), tags
+    assert tags.get("Environment") == "prod" and tags.get("ManagedBy") == "lgtm.aws" and tags.get("Purpose"), tags
+
+
+def test_ecs_names_follow_the_shared_prefix_environment_and_region(site, account):
+    ecs = account.client("ecs")
+    [cluster] = ecs.describe_clusters(clusters=[BASE + "-monitoring"], include=["TAGS"])["clusters"]
+    assert cluster["status"] == "ACTIVE"
+    assert TAGS.items() <= {t["key"]: t["value"] for t in cluster["tags"]}.items()
+    assert ecs.list_clusters()["clusterArns"] == [cluster["clusterArn"]]
+    services = {arn.rsplit("/", 1)[1] for arn in ecs.list_services(cluster=cluster["clusterArn"])["serviceArns"]}
+    assert services == {"%s-%s" % (BASE, task) for task in ECS_TASKS}
+    groups = account.client("logs").describe_log_groups()["logGroups"]
+    assert sorted(g["logGroupName"] for g in groups) == sorted("/ecs/%s/%s" % (BASE, task) for task in ECS_TASKS)
+    assert {g["retentionInDays"] for g in groups} == {90}
+    parameters = [p["Name"] for p in account.client("ssm").describe_parameters(MaxResults=50)["Parameters"]]
+    assert parameters and all(p.startswith("/lgtm/%s/ecs-monitoring/" % BASE) for p in parameters), parameters
+    namespaces = [n["Name"] for n in account.client("servicediscovery").list_namespaces()["Namespaces"]]
+    assert namespaces == [NAMESPACE]
+    for region in (ENV_REGION, "ap-northeast-2"):
+        assert account.client("ecs", region).list_clusters()["clusterArns"] == [], region
+        assert account.client("logs", region).describe_log_groups()["logGroups"] == [], region
+        assert account.client("ssm", region).describe_parameters()["Parameters"] == [], region
+
+
+def test_ecs_task_execution_role_may_read_everything_the_tasks_reference(site, account):
+    """Every SSM parameter and secret a task definition injects is within what the execution role may read."""
+    ecs, iam = account.client("ecs"), account.client("iam")
+    role = BASE + "-ecs-task-execution"
+    documents = [iam.get_role_policy(RoleName=role, PolicyName=p)["PolicyDocument"] for p in iam.list_role_policies(RoleName=role)["PolicyNames"]]
+    allowed = [r for d in documents for s in d["Statement"] if s["Effect"] == "Allow"
+               for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    referenced = []
+    for arn in ecs.list_services(cluster=BASE + "-monitoring")["serviceArns"]:
+        [service] = ecs.describe_services(cluster=BASE + "-monitoring", services=[arn])["services"]
+        definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        assert definition["executionRoleArn"].endswith(":role/" + role)
+        for container in definition["containerDefinitions"]:
+            assert container["logConfiguration"]["options"]["awslogs-region"] == REGION
+            referenced += [s["valueFrom"] for s in container.get("secrets", [])]
+    assert referenced
+    unreadable = [ref for ref in referenced if not any(fnmatch.fnmatchcase(ref, pattern) for pattern in allowed)]
+    assert unreadable == [], "the execution role may read %s" % allowed
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The written files
+
+
+def test_prometheus_scrapes_each_service_on_its_own_port_and_path(site):
+    config = _load(site.out / "ecs" / "prometheus.yml")
+    seen = {name: set() for name in SERVICES}
+    jobs = {}
+    for job in config["scrape_configs"]:
+        path = job.get("metrics_path", "/metrics")
+        targets = [(target, None) for static in job.get("static_configs", []) for target in static["targets"]]
+        targets += [(name, dns.get("port")) for dns in job.get("dns_sd_configs", []) for name in dns["names"]]
+        for target, port in targets:
+            host, _sep, given = target.partition(":")
+            service = host.split(".")[0]
+            if service in SERVICES and host == "%s.%s" % (service, NAMESPACE):
+                seen[service].add((int(given) if given else port, path))
+                jobs.setdefault(job["job_name"], set()).add(service)
+    assert seen == {name: {expected} for name, expected in SERVICES.items()}, seen
+    # The job ServiceDown watches covers every service, on its port and path.
+    rules = _load(site.out / "ecs" / "rules" / "alerts.yml")
+    [down] = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ServiceDown"]
+    watched = re.findall(r'job=~?"([^"]+)"', down["expr"])
+    covered = set().union(*(services for name, services in jobs.items() if any(re.fullmatch(w, name) for w in watched)))
+    assert covered == set(SERVICES), (down["expr"], jobs)
+
+
+def test_ecs_configuration_follows_region_environment_and_tenant(site):
+    config = _load(site.out / "ecs" / "prometheus.yml")
+    assert config["global"]["external_labels"]["environment"] == "prod"
+    regions = [sd["region"] for job in config["scrape_configs"] for sd in job.get("ec2_sd_configs", []) + job.get("aws_sd_configs", [])]
+    assert regions and set(regions) == {REGION}, regions
+    assert _load(site.out / "ecs" / "cloudwatch-exporter.yml")["region"] == REGION
+    [remote_write] = config["remote_write"]
+    assert remote_write["headers"]["X-Scope-OrgID"] == TENANT
+
+
+def test_eks_values_follow_buckets_region_roles_and_tenant(site):
+    eks = site.out / "eks"
+    assert sorted(os.listdir(eks)) == sorted(["loki.values.yaml", "mimir.values.yaml", "tempo.values.yaml", "otel-collector.values.yaml",
+                                              "grafana.values.yaml", "plan.yaml"])
+    loki = _load(eks / "loki.values.yaml")
+    assert loki["loki"]["storage"]["bucketNames"]["chunks"] == BASE + "-loki"
+    assert loki["loki"]["storage"]["s3"]["region"] == REGION
+    assert loki["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(":role/%s-loki-irsa" % BASE)
+    mimir = _load(eks / "mimir.values.yaml")["mimir"]["structuredConfig"]
+    assert mimir["blocks_storage"]["s3"]["bucket_name"] == BASE + "-mimir-blocks"
+    assert mimir["common"]["storage"]["s3"]["region"] == REGION
+    assert _load(eks / "tempo.values.yaml")["storage"]["trace"]["s3"]["region"] == REGION
+    assert _load(eks / "plan.yaml")["cluster"] == {"name": BASE, "region": REGION}
+    grafana = (eks / "grafana.values.yaml").read_text()
+    collector = (eks / "otel-collector.values.yaml").read_text()
+    assert TENANT in grafana and TENANT in collector
+
+
+def test_outputs_land_in_the_users_output_dir(site):
+    storage = json.loads((site.out / "storage.json").read_text())
+    assert sorted(b["name"] for b in storage["buckets"].values()) == sorted("%s-%s" % (BASE, k) for k in COMPONENT_BUCKETS)
+    identity = json.loads((site.out / "identity.json").read_text())
+    assert identity["ecs"]["execution_role_arn"].endswith(":role/%s-ecs-task-execution" % BASE)
+    assert (site.out / "ecs" / "prometheus.yml").is_file() and (site.out / "ecs" / "aws-resources.json").is_file()
+    assert (site.out / "eks" / "plan.yaml").is_file()
+
+
+def test_nothing_from_another_deployment_in_any_written_file_or_the_run_output(site):
+    found = []
+    for root, _dirs, names in os.walk(site.out):
+        for name in names:
+            text = open(os.path.join(root, name)).read()
+            found += ["%s: %s" % (os.path.relpath(os.path.join(root, name), site.out), word) for word in FOREIGN if word in text]
+    assert found == []
+    run_output = site.first.stdout
+    assert [word for word in FOREIGN if word in run_output] == []
+    assert re.findall(r"seed [0-9]{3}", run_output) == []
+
+
+def test_nothing_is_written_outside_the_repository(site, repo):
+    for path in site.before:
+        assert _written(site.before[path], site.after[path]) == [], "written under %s" % path
+    assert site.beside_after == site.beside, "written beside the repository"
+    assert not (repo.collection / "out").exists() and not (repo.collection.parent / "out").exists()
+    assert "out" not in site.root_entries, "the repository's own lgtm_output_dir is generated/prod, yet out/ appeared"
+
+
+def test_default_output_dir_is_out_beside_the_inventory(site, repo):
+    assert site.default_run.rc == 0, _why(site.default_run)
+    assert site.beside_default == site.beside, "written beside the repository"
+    for name in ("storage.json", "identity.json"):
+        written = repo.path / "out" / name
+        assert written.is_file(), sorted(os.listdir(repo.path))
+        assert json.loads(written.read_text()) == json.loads((site.out / name).read_text())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Alloy on the hosts
+
+
+def _on_host(container, *command):
+    return _run(["podman", "exec", container] + list(command)).stdout
+
+
+def test_alloy_agent_follows_tenant_and_environment(site, fleet):
+    agent = _on_host(fleet["payments-1"], "cat", "/etc/alloy/config.alloy")
+    assert agent, "Alloy was not configured on the host"
+    assert re.search(r'"X-Scope-OrgID"\s*=\s*"%s"' % TENANT, agent) and re.search(r'tenant_id\s*=\s*"%s"' % TENANT, agent), agent
+    assert re.search(r'environment\s*=\s*"prod"', agent), agent
+    assert [word for word in FOREIGN if word in agent] == []
+    assert _on_host(fleet["payments-1"], "systemctl", "is-active", "alloy").strip() == "active"
+
+
+def test_example_repo_is_what_the_test_claims(repo):
+    """The settings the assertions above rely on are the repository's own (no spec name_prefix/region/environment)."""
+    spec = _load(os.path.join(EXAMPLE, "group_vars", "all", "ecs.yml"))["ecs_monitoring_spec"]
+    assert not {"name_prefix", "region", "environment"} & set(spec)
+    settings = _load(os.path.join(EXAMPLE, "group_vars", "all", "lgtm.yml"))
+    assert (settings["lgtm_name_prefix"], settings["lgtm_environment"], settings["lgtm_region"], settings["lgtm_tenant"]) == ("acme", "prod", REGION, TENANT)
+    assert {s["name"]: (s["port"], s["metrics_path"]) for s in spec["services"]} == SERVICES
