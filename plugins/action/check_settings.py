@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
@@ -16,11 +17,14 @@ from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format
 SHARED_PREFIX = "lgtm_"
 # Reserved for the embedded local stand-in (inventories/local, playbooks/local_*.yml).
 LOCAL_PREFIX = "lgtm_local_"
+# The field a problem line starts with: "eks_lgtm_retention.logs: ..." or "storage_encryption 'kms' is ...".
+FIELD = re.compile(r"^[A-Za-z0-9_.\[\]]*")
 ARGS = {
     "role": {"type": "str", "required": True},
     "prefix": {"type": "str"},
     "shared": {"type": "bool", "default": True},
     "needs_region": {"type": "bool", "default": False},
+    "value_problems": {"type": "str"},
 }
 
 
@@ -41,6 +45,8 @@ class ActionModule(ActionBase):
         if args["shared"]:
             problems = self._check(os.path.join(roles_dir, "settings"), SHARED_PREFIX, task_vars, "the shared settings",
                                    args["needs_region"]) + problems
+        if args["value_problems"]:
+            problems += self._value_problems(task_vars, args["value_problems"], problems)
         result["changed"] = False
         if problems:
             result["failed"] = True
@@ -49,6 +55,24 @@ class ActionModule(ActionBase):
         else:
             result["msg"] = "lgtm.aws.%s: variables checked" % args["role"]
         return result
+
+    def _value_problems(self, task_vars, name, found):
+        """The role's own checks of its values (a variable holding ``field: message`` lines), less the fields
+        already reported: a value of the wrong type may fail them too, and once is enough."""
+        if name not in task_vars:
+            return []
+        try:
+            lines = self._templar.template(task_vars[name]) or []
+        except Exception:  # pylint: disable=broad-except
+            # A variable above is malformed so the role's checks cannot run yet; they run again in the role.
+            return []
+        reported = [field for field, _message in found if field]
+        problems = []
+        for line in lines:
+            field = FIELD.match(str(line)).group(0)
+            if not any(field == f or field.startswith((f + ".", f + "[")) for f in reported):
+                problems.append(("", str(line)))
+        return problems
 
     def _check(self, role_dir, prefix, task_vars, owner, needs_region=False):
         known = role_settings.known_names(role_dir)

@@ -139,6 +139,15 @@ def storage_bucket_specs(spec, prefix=""):
     return plan
 
 
+def storage_problems(spec, prefix=""):
+    """Every problem of the storage spec, one line each (``prefix`` before the fields); empty when it is valid."""
+    try:
+        storage_bucket_specs(spec, prefix)
+    except AnsibleFilterError as error:
+        return [line[2:] for line in str(error).splitlines() if line.startswith("- ")] or [str(error)]
+    return []
+
+
 def storage_outputs(plan, region, kms_key_arn=None, partition="aws"):
     """The ``storage_outputs`` fact other roles read: buckets by key with name, ARN, component and signal."""
     return {
@@ -158,4 +167,4 @@ def storage_outputs(plan, region, kms_key_arn=None, partition="aws"):
 
 class FilterModule(object):
     def filters(self):
-        return {"storage_bucket_specs": storage_bucket_specs, "storage_outputs": storage_outputs}
+        return {"storage_bucket_specs": storage_bucket_specs, "storage_problems": storage_problems, "storage_outputs": storage_outputs}

@@ -37,6 +37,12 @@ options:
     description: Require C(lgtm_region) (roles that call AWS).
     type: bool
     default: false
+  value_problems:
+    description:
+      - The name of a variable whose value is the role's own checks of its values, a list of C(field: message) lines
+        (for example the output of C(lgtm.aws.eks_lgtm_problems)). They are reported with the problems above, so an
+        input's type errors and value errors come in one run; a line about a field already reported is left out.
+    type: str
 notes:
   - Supports check mode.
   - The task runs where the role's own variables are visible, so the role C(lgtm.aws.settings) runs it as a dependency
@@ -71,7 +77,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 def main():
     module = AnsibleModule(argument_spec=dict(role=dict(type="str", required=True), prefix=dict(type="str"),
-                                              shared=dict(type="bool", default=True), needs_region=dict(type="bool", default=False)),
+                                              shared=dict(type="bool", default=True), needs_region=dict(type="bool", default=False),
+                                              value_problems=dict(type="str")),
                            supports_check_mode=True)
     module.fail_json(msg="lgtm.aws.check_settings runs on the control node as an action plugin; it has no module side")
 

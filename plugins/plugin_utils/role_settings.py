@@ -80,9 +80,12 @@ def unknown_variables(variables, prefixes, known, owner="this role"):
     """``(name, message)`` for each variable starting with one of ``prefixes`` that is not ``known``."""
     problems = []
     for name in sorted(variables):
-        if name.startswith(tuple(prefixes)) and name not in known:
-            candidates = [k for k in known if k.startswith(tuple(prefixes))]
-            problems.append((name, "is not a variable of %s%s; it would be ignored" % (owner, closest(name, candidates))))
+        prefix = next((p for p in prefixes if name.startswith(p)), None)
+        if prefix is not None and name not in known:
+            # Compared without the shared prefix, which would make every name look close.
+            suffixes = [k[len(prefix):] for k in known if k.startswith(prefix)]
+            guess = closest(name[len(prefix):], suffixes).replace("did you mean ", "did you mean " + prefix)
+            problems.append((name, "is not a variable of %s%s; it would be ignored" % (owner, guess)))
     return problems
 
 
@@ -99,8 +102,11 @@ _REQUIRED = re.compile(r"^missing required arguments: (?P<names>.+?)(?: found in
 _NOT_CONVERTED = re.compile(r'^"(?P<value>.*)" cannot be converted to')
 
 
+_NOT_BOOLEAN = re.compile(r"^The value (?P<value>.*) is not a valid boolean")
+
+
 def _got(kind, detail):
-    match = _NOT_CONVERTED.match(detail)
+    match = _NOT_CONVERTED.match(detail) or _NOT_BOOLEAN.match(detail)
     return "got %s %s" % (kind, match.group("value")) if match else "got %s: %s" % (kind, detail)
 
 
@@ -108,13 +114,25 @@ def _field(name, parent):
     return "%s.%s" % (parent, name) if parent else name
 
 
-def _reworded(message):
+def _allowed_at(spec, path):
+    """The option names of the (nested) spec at ``path`` (a dotted field without its last part)."""
+    options = spec
+    for part in re.sub(r"\[[0-9]+\]", "", path).split(".") if path else []:
+        options = (options.get(part) or {}).get("options") or {}
+    return sorted(options)
+
+
+def _reworded(message, spec):
     """Ansible's validator messages as (field, message)."""
     match = _UNSUPPORTED.match(message)
     if match:
-        allowed = [a.strip() for a in match.group("allowed").split(",")]
-        return [(name.strip(), "unknown key%s; allowed: %s" % (closest(name.strip().rsplit(".", 1)[-1], allowed), ", ".join(allowed)))
-                for name in match.group("names").split(", ")]
+        # One message lists every unsupported key of every level, with the supported keys of one of them only.
+        problems = []
+        for name in match.group("names").split(", "):
+            parent, _dot, key = name.strip().rpartition(".")
+            allowed = _allowed_at(spec, parent)
+            problems.append((name.strip(), "unknown key%s; allowed: %s" % (closest(key, allowed), ", ".join(allowed))))
+        return problems
     match = _TYPE.match(message)
     if match:
         return [(_field(match.group("name"), match.group("parent")), "must be of type %s (%s)"
@@ -143,7 +161,7 @@ def type_problems(values, options):
     result = ArgumentSpecValidator(_without_docs(spec)).validate(dict((name, values[name]) for name in spec))
     problems = []
     for error in result.errors:
-        problems.extend(_reworded(str(error)))
+        problems.extend(_reworded(str(error), spec))
     return problems
 
 
