@@ -39,9 +39,10 @@ options:
     default: false
   value_problems:
     description:
-      - The name of a variable whose value is the role's own checks of its values, a list of C(field: message) lines
-        (for example the output of C(lgtm.aws.eks_lgtm_problems)). They are reported with the problems above, so an
-        input's type errors and value errors come in one run; a line about a field already reported is left out.
+      - "The name of a variable whose value is the role's own checks of its values, a list of lines that each start
+        with the field (for example the output of C(lgtm.aws.eks_lgtm_problems)). They are reported with the problems
+        above, so an input's type errors and value errors come in one run; a line about a field already reported is
+        left out."
     type: str
 notes:
   - Supports check mode.
