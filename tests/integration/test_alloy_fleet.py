@@ -40,6 +40,9 @@ def inventory(tmp_path, **extra_vars):
         },
         "vars": dict({
             "lgtm_output_dir": str(tmp_path / "out"),
+            # The tenant follows the shared settings: <lgtm_name_prefix>-<lgtm_environment>.
+            "lgtm_name_prefix": "acme",
+            "lgtm_environment": "prod",
             "alloy_apt_repository_url": "file:/srv/lgtm-fleet/apt",
             "alloy_apt_key_url": "file:///srv/lgtm-fleet/apt/gpg.key",
             "alloy_mimir_url": "http://mimir.example.internal/api/v1/push",
@@ -71,7 +74,7 @@ def test_rollout_goes_past_failing_and_unreachable_hosts_and_reports_each(fleet,
     good = report[GOOD]
     assert good["status"] == "ok" and good["version"] == "v1.16.0" and good["service"] == "active/enabled" and good["changed"] is True
     assert good["config_sha256"] == on_host(GOOD, "sha256sum", "/etc/alloy/config.alloy").split()[0]
-    assert good["tenants"] == {"mimir": "aws-rag-ec2", "loki": "aws-rag-ec2", "tempo": "aws-rag-ec2"}
+    assert good["tenants"] == {"mimir": "acme-prod", "loki": "acme-prod", "tempo": "acme-prod"}
     # The rejected configuration never reached the failing host.
     assert on_host(BAD, "sh", "-c", "test -e /etc/alloy/config.alloy && echo present") == ""
     assert on_host(BAD, "systemctl", "is-active", "alloy") != "active"
