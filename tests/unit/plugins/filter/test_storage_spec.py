@@ -10,7 +10,7 @@ def plan(**overrides):
     return storage_bucket_specs(dict(SPEC, **overrides))
 
 
-def test_seed_layout_five_buckets_named_by_key():
+def test_default_layout_five_buckets_named_by_key():
     names = {entry["key"]: entry["name"] for entry in plan()}
     assert names == {
         "loki": "aws-rag-prod-loki",
@@ -21,7 +21,7 @@ def test_seed_layout_five_buckets_named_by_key():
     }
 
 
-def test_seed_retention_defaults_per_signal():
+def test_default_retention_per_signal():
     expiry = {entry["key"]: entry["bucket"]["lifecycle"].get("expiration_days") for entry in plan()}
     assert expiry == {"loki": 365, "mimir_blocks": 365, "tempo": 7, "mimir_alertmanager": None, "mimir_ruler": None}
 
