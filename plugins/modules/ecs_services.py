@@ -125,7 +125,10 @@ services:
   description: Service name to C(arn) and C(task_definition) (the ARN in use; in check mode the current one).
   returned: always
   type: dict
-  sample: {acme-prod-web: {arn: "arn:aws:ecs:eu-west-1:123456789012:service/acme-prod/acme-prod-web", task_definition: "arn:aws:ecs:eu-west-1:123456789012:task-definition/acme-prod-web:3"}}
+  sample:
+    acme-prod-web:
+      arn: "arn:aws:ecs:eu-west-1:123456789012:service/acme-prod/acme-prod-web"
+      task_definition: "arn:aws:ecs:eu-west-1:123456789012:task-definition/acme-prod-web:3"
 created:
   description: Services created (or that would be).
   returned: always

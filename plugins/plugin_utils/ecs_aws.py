@@ -133,15 +133,17 @@ def check_references(spec, identity, parameter_names=()):
                            "config_parameter_path); run lgtm.aws.identity with identity_ecs_enabled=true first, or give them")]
     execution = identity.get("execution_role_arn")
     if not isinstance(execution, str) or not _ROLE_ARN.match(execution):
-        problems.append((IDENTITY + ".execution_role_arn", "must be the task execution role's ARN (got %r); run lgtm.aws.identity with "
-                                                          "identity_ecs_enabled=true first" % (execution,)))
+        problems.append((IDENTITY + ".execution_role_arn",
+                         "must be the task execution role's ARN (got %r); run lgtm.aws.identity with identity_ecs_enabled=true first"
+                         % (execution,)))
     task_roles = identity.get("task_roles")
     task_roles = task_roles if isinstance(task_roles, dict) else {}
     for task in TASKS:
         arn = task_roles.get(task)
         if not isinstance(arn, str) or not _ROLE_ARN.match(arn):
-            problems.append((IDENTITY + ".task_roles." + task, "must be the %s task role's ARN (got %r); run lgtm.aws.identity with "
-                                                                 "identity_ecs_enabled=true first" % (task, arn)))
+            problems.append((IDENTITY + ".task_roles." + task,
+                             "must be the %s task role's ARN (got %r); run lgtm.aws.identity with identity_ecs_enabled=true first"
+                             % (task, arn)))
 
     readable = identity.get("secret_arns")
     if readable is None:
@@ -155,8 +157,9 @@ def check_references(spec, identity, parameter_names=()):
 
     path = identity.get("config_parameter_path")
     if not path:
-        problems.append((IDENTITY + ".config_parameter_path", "is missing: the task execution role's configuration path is unknown "
-                                                              "(outputs of an older lgtm.aws.identity?); run lgtm.aws.identity again"))
+        problems.append((IDENTITY + ".config_parameter_path", "is empty or missing, so the task execution role may read none of the "
+                                                              "configuration parameters; set identity_ecs_config_parameter_path (or leave "
+                                                              "its default) and run lgtm.aws.identity"))
     else:
         prefix = str(path).rstrip("/") + "/"
         outside = [str(name) for name in parameter_names if not str(name).startswith(prefix)]
@@ -208,8 +211,8 @@ def config_files(files):
 
 
 def parameters(spec, files):
-    """SSM parameters that carry the files: name, value, tier (Advanced above 4 KB); fails above 8 KB, naming
-    every file too large."""
+    """SSM parameters that carry the files, as lgtm.aws.ssm_parameters takes them: name, value, tier (Advanced
+    above 4 KB), description. Fails above 8 KB, naming every file too large."""
     path = names(spec)["parameter_path"]
     result = []
     problems = Problems()
@@ -220,7 +223,8 @@ def parameters(spec, files):
                 problems.add("files." + relative, "is %d bytes; an SSM parameter holds at most %d (split the dashboard or trim the rules)"
                              % (size, SSM_ADVANCED_BYTES))
             result.append({"name": "%s/%s/%s" % (path, dashed(task), relative), "value": files[relative],
-                           "tier": "Advanced" if size > SSM_STANDARD_BYTES else "Standard", "task": task})
+                           "tier": "Advanced" if size > SSM_STANDARD_BYTES else "Standard",
+                           "description": "lgtm.aws ecs_monitoring: %s" % task})
     problems.raise_if_any()
     return result
 
@@ -370,6 +374,28 @@ def services(spec):
     return result
 
 
+def service_arguments(spec, refs):
+    """The services as lgtm.aws.ecs_services takes them, from refs: ``task_definitions`` (family -> {revision}: what
+    lgtm.aws.ecs_task_definitions returns),
+    ``security_group_ids`` (name -> id), ``cloudmap_services`` (Cloud Map name -> {arn}) and ``target_group_arn``."""
+    result = []
+    for task, service in services(spec).items():
+        arguments = {
+            "name": service["name"], "task_definition": refs["task_definitions"][service["family"]]["revision"], "desired_count": 1, "launch_type": "FARGATE",
+            "platform_version": "LATEST", "subnets": list(spec["network"]["private_subnets"]),
+            "security_groups": [refs["security_group_ids"][service["security_group"]]], "assign_public_ip": False,
+            "minimum_healthy_percent": service["deployment_configuration"]["minimum_healthy_percent"],
+            "maximum_percent": service["deployment_configuration"]["maximum_percent"],
+            "service_registries": [{"registryArn": refs["cloudmap_services"][service["cloudmap_service"]]["arn"]}],
+            "load_balancers": [], "propagate_tags": "SERVICE",
+        }
+        if service["load_balanced"] and refs.get("target_group_arn"):
+            arguments["load_balancers"] = [{"targetGroupArn": refs["target_group_arn"], "containerName": service["container_name"],
+                                            "containerPort": service["container_port"]}]
+        result.append(arguments)
+    return result
+
+
 def file_system_policy(file_system_arn, prometheus_role_arn, access_point_arn):
     """EFS file system policy: only the Prometheus task role, only through the access point, only over TLS."""
     return {"Version": "2012-10-17", "Statement": [
@@ -411,10 +437,15 @@ def plan(spec, files, refs=None, identity=None):
         problems.problems.extend(check_references(spec, identity, [p["name"] for p in planned_parameters]))
     problems.raise_if_any()
     result = {"names": names(spec), "security_groups": security_groups(spec), "parameters": planned_parameters,
-              "services": services(spec), "checksums": checksums(files), "access_point": dict(EFS_ACCESS_POINT)}
+              "services": services(spec), "checksums": checksums(files), "access_point": dict(EFS_ACCESS_POINT),
+              "cloudmap_services": [{"name": name} for name in names(spec)["cloudmap_services"].values()],
+              # One EFS mount target per private subnet (the role adds the EFS security group's id).
+              "mount_targets": [{"subnet_id": subnet} for subnet in spec["network"]["private_subnets"]]}
     if refs:
         efs = refs["efs"]
         result["task_definitions"] = task_definitions(spec, refs, files)
+        if refs.get("task_definitions"):
+            result["ecs_services"] = service_arguments(spec, refs)
         if efs.get("access_point_arn"):
             result["file_system_policy"] = file_system_policy(efs["file_system_arn"], refs["task_roles"]["prometheus"], efs["access_point_arn"])
         if refs.get("target_group_arn"):

@@ -185,15 +185,24 @@ def check_alb_dns_and_cloud_map(aws_client):
     assert names == {"prometheus", "grafana", "alertmanager", "cloudwatch-exporter"}
 
 
-def test_missing_certificate_fails_before_any_change(run_playbook, aws_client, tmp_path):
-    spec = {"environment": "local", "name_prefix": "aws-rag", "services": [{"name": "api-1"}], "allowed_cidrs": [OFFICE],
+def test_bad_input_and_unreadable_secret_fail_together_before_any_change(run_playbook, aws_client, tmp_path):
+    """A missing certificate and a Slack secret the execution role may not read (left out of identity_secret_arns):
+    both reported in one run, in the user's variable names, before any ECS resource or file is made."""
+    spec = {"environment": "local", "name_prefix": "aws-rag", "region": "{{ lgtm_region }}", "services": [{"name": "api-1"}], "allowed_cidrs": [OFFICE],
             "network": {"vpc_id": "{{ lgtm_local_fixtures.vpc_id }}", "private_subnets": "{{ lgtm_local_fixtures.subnets }}",
                         "public_subnets": "{{ lgtm_local_fixtures.subnets }}"},
             "dns": {"zone": "lgtm.example"}, "grafana": {"admin_secret_arn": "{{ lgtm_local_fixtures.secrets['grafana-admin-password'] }}"},
             "slack": {"webhook_secret_arn": "{{ lgtm_local_fixtures.secrets['slack-webhook-url'] }}"}}
     result = run_playbook(SITE, "--tags", "storage,identity,ecs", "-e", "lgtm_output_dir=%s" % tmp_path,
-                          extra_vars={"ecs_monitoring_spec": spec}, inventory=INVENTORY)
+                          extra_vars={"ecs_monitoring_spec": spec,
+                                      "identity_secret_arns": ["{{ lgtm_local_fixtures.secrets['grafana-admin-password'] }}"]},
+                          inventory=INVENTORY)
     assert result.rc != 0
-    assert any("certificate_arn: is required" in m for m in result.failed_messages()), result.failed_messages()
+    [message] = result.failed_messages()
+    assert "ecs_monitoring_spec.certificate_arn: is required" in message, message
+    assert "ecs_monitoring_spec.slack.webhook_secret_arn: arn:aws:secretsmanager:" in message, message
+    assert "is not readable by the task execution role; add it to identity_secret_arns" in message, message
+    assert "grafana.admin_secret_arn" not in message
+    assert not (tmp_path / "ecs").exists(), "nothing is written before the input is known good"
     assert aws_client("ecs").list_clusters()["clusterArns"] == []
     assert not [g for g in aws_client("ec2").describe_security_groups()["SecurityGroups"] if g["GroupName"].startswith(BASE + "-ecs-")]

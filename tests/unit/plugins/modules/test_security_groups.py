@@ -85,7 +85,8 @@ def test_check_mode_on_a_fresh_vpc_and_teardown(aws):
 def test_bad_arguments_are_all_reported():
     problems = module.check_params(params("vpc-0abc", [
         {"name": "a", "rules": [{"ports": ["443"], "cidr_ip": "office"}, {"ports": [], "group_name": "b"},
-                                {"ports": ["70000"], "cidr_ip": "10.0.0.0/8", "group_name": "b"}, {"proto": "sctp", "ports": ["1"], "cidr_ip": "10.0.0.0/8"}]}]))
+                                {"ports": ["70000"], "cidr_ip": "10.0.0.0/8", "group_name": "b"},
+                                {"proto": "sctp", "ports": ["1"], "cidr_ip": "10.0.0.0/8"}]}]))
     assert any("description is required" in p for p in problems)
     assert any("'office' is not an IPv4 network" in p for p in problems)
     assert any("rules[1]: ports are required" in p for p in problems)

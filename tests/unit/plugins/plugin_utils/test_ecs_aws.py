@@ -225,3 +225,18 @@ def test_every_missing_aws_input_is_reported_at_once():
     message = str(caught.value)
     for field in ("certificate_arn: is required", "dns.zone: is required", "allowed_cidrs: is required"):
         assert "ecs_monitoring_spec." + field in message
+
+
+def test_services_as_one_call_takes_them():
+    families = ecs_aws.names(em.validate(BASE_SPEC))["families"]
+    groups = {name: "sg-%d" % index for index, name in enumerate(ecs_aws.names(em.validate(BASE_SPEC))["security_groups"].values())}
+    refs = dict(REFS, task_definitions={family: {"revision": family + ":7"} for family in families.values()}, security_group_ids=groups,
+                cloudmap_services={name: {"arn": "arn:cloudmap:" + name} for name in ("prometheus", "grafana", "alertmanager", "cloudwatch-exporter")})
+    services = {s["name"]: s for s in plan(refs=refs)["ecs_services"]}
+    prometheus, grafana = services["lgtm-prod-prometheus"], services["lgtm-prod-grafana"]
+    assert prometheus["task_definition"] == "lgtm-prod-prometheus:7" and prometheus["security_groups"] == [groups["lgtm-prod-ecs-prometheus"]]
+    assert (prometheus["minimum_healthy_percent"], prometheus["maximum_percent"]) == (0, 100)
+    assert prometheus["load_balancers"] == [] and prometheus["service_registries"] == [{"registryArn": "arn:cloudmap:prometheus"}]
+    assert grafana["load_balancers"] == [{"targetGroupArn": REFS["target_group_arn"], "containerName": "grafana", "containerPort": 3000}]
+    assert all(s["subnets"] == ["subnet-0a1", "subnet-0c1"] and s["assign_public_ip"] is False for s in services.values())
+    assert "ecs_services" not in plan(), "without the revisions there is nothing to hand to the services"
