@@ -297,7 +297,9 @@ def test_oidc_provider_carries_the_documented_tags(site, account):
 
 def test_ecs_names_follow_the_shared_prefix_environment_and_region(site, account):
     ecs = account.client("ecs")
-    [cluster] = ecs.describe_clusters(clusters=[BASE + "-monitoring"], include=["TAGS"])["clusters"]
+    clusters = ecs.describe_clusters(clusters=[BASE + "-monitoring"], include=["TAGS"])["clusters"]
+    assert len(clusters) == 1, "no ECS cluster %s-monitoring in %s; clusters there: %s" % (BASE, REGION, ecs.list_clusters()["clusterArns"])
+    cluster = clusters[0]
     assert cluster["status"] == "ACTIVE"
     assert TAGS.items() <= {t["key"]: t["value"] for t in cluster["tags"]}.items()
     assert ecs.list_clusters()["clusterArns"] == [cluster["clusterArn"]]
@@ -340,22 +342,45 @@ def test_ecs_task_execution_role_may_read_everything_the_tasks_reference(site, a
 # The written files
 
 
+def _relabel(labels, rules):
+    """Prometheus's relabelling (replace, keep, drop) of one target's labels; None when the target is dropped."""
+    for rule in rules:
+        value = rule.get("separator", ";").join(labels.get(name, "") for name in rule.get("source_labels", []))
+        match = re.fullmatch(rule.get("regex", "(.*)"), value)
+        action = rule.get("action", "replace")
+        if (action == "drop" and match) or (action == "keep" and not match):
+            return None
+        if action == "replace" and match:
+            labels[rule["target_label"]] = re.sub(r"\$\{?([0-9]+)\}?", lambda ref, m=match: m.group(int(ref.group(1))) or "",
+                                                  rule.get("replacement", "$1"))
+    return labels
+
+
+def _scraped(config):
+    """(job, address, metrics path) of every target prometheus.yml names (static and DNS service discovery)."""
+    for job in config["scrape_configs"]:
+        base = {"job": job["job_name"], "__metrics_path__": job.get("metrics_path", "/metrics")}
+        targets = [dict(base, __address__=target, **static.get("labels", {})) for static in job.get("static_configs", []) for target in static["targets"]]
+        targets += [dict(base, __address__="%s:%s" % (name, dns.get("port")), __meta_dns_name=name)
+                    for dns in job.get("dns_sd_configs", []) for name in dns["names"]]
+        for labels in targets:
+            labels = _relabel(labels, job.get("relabel_configs", []))
+            if labels:
+                yield job["job_name"], labels["__address__"], labels["__metrics_path__"]
+
+
 def test_prometheus_scrapes_each_service_on_its_own_port_and_path(site):
     config = _load(site.out / "ecs" / "prometheus.yml")
     seen = {name: set() for name in SERVICES}
     jobs = {}
-    for job in config["scrape_configs"]:
-        path = job.get("metrics_path", "/metrics")
-        targets = [(target, None) for static in job.get("static_configs", []) for target in static["targets"]]
-        targets += [(name, dns.get("port")) for dns in job.get("dns_sd_configs", []) for name in dns["names"]]
-        for target, port in targets:
-            host, _sep, given = target.partition(":")
-            service = host.split(".")[0]
-            if service in SERVICES and host == "%s.%s" % (service, NAMESPACE):
-                seen[service].add((int(given) if given else port, path))
-                jobs.setdefault(job["job_name"], set()).add(service)
+    for job, address, path in _scraped(config):
+        host, _sep, port = address.partition(":")
+        service = host.split(".")[0]
+        if service in SERVICES and host == "%s.%s" % (service, NAMESPACE):
+            seen[service].add((int(port), path))
+            jobs.setdefault(job, set()).add(service)
     assert seen == {name: {expected} for name, expected in SERVICES.items()}, seen
-    # The job ServiceDown watches covers every service, on its port and path.
+    # The job ServiceDown watches covers every service (so each is scraped there on its own port and path).
     rules = _load(site.out / "ecs" / "rules" / "alerts.yml")
     [down] = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "ServiceDown"]
     watched = re.findall(r'job=~?"([^"]+)"', down["expr"])
