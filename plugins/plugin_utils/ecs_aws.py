@@ -436,7 +436,8 @@ def plan(spec, files, refs=None, identity=None):
     if identity is not None:
         problems.problems.extend(check_references(spec, identity, [p["name"] for p in planned_parameters]))
     problems.raise_if_any()
-    result = {"names": names(spec), "security_groups": security_groups(spec), "parameters": planned_parameters,
+    # "spec": the checked spec, every default filled in, so the role reads settings from here and repeats no default.
+    result = {"spec": spec, "names": names(spec), "security_groups": security_groups(spec), "parameters": planned_parameters,
               "services": services(spec), "checksums": checksums(files), "access_point": dict(EFS_ACCESS_POINT),
               "cloudmap_services": [{"name": name} for name in names(spec)["cloudmap_services"].values()],
               # One EFS mount target per private subnet (the role adds the EFS security group's id).
