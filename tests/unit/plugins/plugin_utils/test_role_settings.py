@@ -31,8 +31,10 @@ SPEC = {
     "app_mode": {"type": "str", "choices": ["a", "b"]},
     "app_flags": {"type": "list", "elements": "str", "choices": ["x", "y"]},
     "app_on": {"type": "bool"},
-    "app_nested": {"type": "dict", "options": {"inner": {"type": "dict", "options": {"level": {"type": "int"}}},
-                                                "name": {"type": "str", "required": True}}},
+    "app_nested": {"type": "dict", "options": {
+        "inner": {"type": "dict", "options": {"level": {"type": "int"}}},
+        "name": {"type": "str", "required": True},
+    }},
 }
 
 
