@@ -143,13 +143,8 @@ updated:
   sample: [acme-prod-web]
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import converge
 
 BATCH = 10  # DescribeServices takes at most 10 services
 
@@ -298,14 +293,7 @@ def main():
             problems.append("services[%d] (%s): task_definition is empty" % (index, wanted["name"]))
         if wanted["desired_count"] < 0:
             problems.append("services[%d] (%s): desired_count must be 0 or more" % (index, wanted["name"]))
-    if problems:
-        module.fail_json(msg="Nothing was changed: " + "; ".join(problems))
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        changed, diffs, result = ensure(client, module.params, module.check_mode)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="ECS services in %s" % module.params["cluster"])
-    module.exit_json(changed=changed, diff=diffs, **result)
+    converge(module, "ecs", problems, lambda client: ensure(client, module.params, module.check_mode), "ECS services in %s" % module.params["cluster"])
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import converge
 
 
 def empty(value):
@@ -233,14 +233,7 @@ def main():
     problems = ["task_definitions: family %r is listed twice" % f for f in sorted(set(families)) if families.count(f) > 1]
     problems += ["task_definitions[%d] (%s): containers must not be empty" % (i, t["family"])
                  for i, t in enumerate(module.params["task_definitions"]) if not t["containers"]]
-    if problems:
-        module.fail_json(msg="Nothing was changed: " + "; ".join(problems))
-    client = module.client("ecs", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        changed, diffs, result = ensure(client, module.params, module.check_mode)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="ECS task definitions")
-    module.exit_json(changed=changed, diff=diffs, **result)
+    converge(module, "ecs", problems, lambda client: ensure(client, module.params, module.check_mode), "ECS task definitions")
 
 
 if __name__ == "__main__":

@@ -89,14 +89,9 @@ log_groups:
 import os.path
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import converge
 
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 NAME = re.compile(r"^[.\-_/#A-Za-z0-9]{1,512}$")
@@ -206,18 +201,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problems = check_params(module.params)
-    if problems:
-        module.fail_json(msg="Nothing was changed: " + "; ".join(problems))
-    client = module.client("logs", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        if module.params["state"] == "present":
-            changed, diffs, result = ensure_present(client, module.params, module.check_mode)
-        else:
-            changed, diffs, result = ensure_absent(client, module.params, module.check_mode)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="CloudWatch Logs log groups")
-    module.exit_json(changed=changed, diff=diffs, **result)
+    params, check = module.params, module.check_mode
+    if params["state"] == "present":
+        converge(module, "logs", check_params(params), lambda client: ensure_present(client, params, check), "CloudWatch Logs log groups")
+    else:
+        converge(module, "logs", check_params(params), lambda client: ensure_absent(client, params, check), "CloudWatch Logs log groups")
 
 
 if __name__ == "__main__":

@@ -147,14 +147,9 @@ deleted:
 import ipaddress
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import converge
 
 PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "-1": "-1", "all": "-1", "6": "tcp", "17": "udp", "1": "icmp"}
 PORTS = re.compile(r"^(-?\d+)(?:-(\d+))?$")
@@ -373,20 +368,12 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problems = check_params(module.params)
-    if problems:
-        module.fail_json(msg="Nothing was changed: " + "; ".join(problems))
-    client = module.client("ec2", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        if module.params["state"] == "present":
-            changed, diffs, result = ensure_present(client, module.params, module.check_mode, module.warn)
-        else:
-            changed, diffs, result = ensure_absent(client, module.params, module.check_mode)
-    except ValueError as error:
-        module.fail_json(msg="Nothing was changed: %s" % error)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="Security groups in %s" % module.params["vpc_id"])
-    module.exit_json(changed=changed, diff=diffs, **result)
+    params, check = module.params, module.check_mode
+    what = "Security groups in %s" % params["vpc_id"]
+    if params["state"] == "present":
+        converge(module, "ec2", check_params(params), lambda client: ensure_present(client, params, check, module.warn), what, value_errors=True)
+    else:
+        converge(module, "ec2", check_params(params), lambda client: ensure_absent(client, params, check), what)
 
 
 if __name__ == "__main__":

@@ -132,14 +132,9 @@ unchanged:
 
 import re
 
-try:
-    import botocore
-except ImportError:
-    pass  # handled by AnsibleAWSModule
-
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import compare_aws_tags
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import converge
 
 GET_BATCH = 10  # GetParameters and DeleteParameters take at most 10 names
 DESCRIBE_BATCH = 50  # a DescribeParameters filter takes at most 50 values
@@ -325,18 +320,11 @@ def main():
         ),
         supports_check_mode=True,
     )
-    problems = check_params(module.params)
-    if problems:
-        module.fail_json(msg="Nothing was changed: " + "; ".join(problems))
-    client = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
-    try:
-        if module.params["state"] == "present":
-            changed, diffs, result = ensure_present(client, module.params, module.check_mode)
-        else:
-            changed, diffs, result = ensure_absent(client, module.params, module.check_mode)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-        module.fail_json_aws(error, msg="SSM parameters")
-    module.exit_json(changed=changed, diff=diffs, **result)
+    params, check = module.params, module.check_mode
+    if params["state"] == "present":
+        converge(module, "ssm", check_params(params), lambda client: ensure_present(client, params, check), "SSM parameters")
+    else:
+        converge(module, "ssm", check_params(params), lambda client: ensure_absent(client, params, check), "SSM parameters")
 
 
 if __name__ == "__main__":
