@@ -29,6 +29,12 @@ def test_artifact_carries_the_collection_and_nothing_local(artifact):
     assert "CHANGELOG.rst" in names
     for local_only in (".venv/", ".collections/", ".cache/", "out/", ".ci/", ".ansible/", "bench/results/", "tests/output/"):
         assert not any(n.startswith(local_only) for n in names), local_only
+    # What an execution environment build reads from the collection, and not the development pins.
+    for ee_file in ("meta/execution-environment.yml", "requirements.txt", "bindep.txt"):
+        assert ee_file in names, ee_file
+    for dev_only in ("requirements-dev.txt", "execution-environment.yml"):
+        assert dev_only not in names, dev_only
+    assert "roles/settings/defaults/main.yml" in names and "plugins/action/check_settings.py" in names
 
 
 def test_installed_artifact_runs_modules_by_fqcn_outside_the_repo(artifact, aws_env, aws_client, tmp_path):
