@@ -58,6 +58,15 @@ def ecs_monitoring_files(spec, shared=None):
     return files
 
 
+def ecs_monitoring_problems(spec, shared=None):
+    """Every problem of the spec, one ``ecs_monitoring_spec.<field>: message`` line each; empty when it is valid."""
+    try:
+        ecs_monitoring.validate(_plain(spec), _plain(shared) if shared is not None else None)
+    except ecs_monitoring.SpecError as error:
+        return [format_problem(field, message) for field, message in error.renamed(spec_field).problems]
+    return []
+
+
 def _user_field(field):
     """Spec fields as the user wrote them (ecs_monitoring_spec.<key>); role variables stay as they are."""
     if not field or field.startswith(("ecs_monitoring_", "identity_", "lgtm_")):
@@ -80,4 +89,5 @@ def ecs_monitoring_aws(spec, files, refs=None, identity=None, shared=None):
 
 class FilterModule(object):
     def filters(self):
-        return {"ecs_monitoring_files": ecs_monitoring_files, "ecs_monitoring_aws": ecs_monitoring_aws}
+        return {"ecs_monitoring_files": ecs_monitoring_files, "ecs_monitoring_problems": ecs_monitoring_problems,
+                "ecs_monitoring_aws": ecs_monitoring_aws}
