@@ -52,7 +52,8 @@ def introspected(context, tmp_path_factory):
     """What the image build's introspect step finds once the context's requirements.yml is installed."""
     collections = tmp_path_factory.mktemp("ee-collections")
     build = context / "_build"
-    _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--no-deps", "-r", "requirements.yml",
+    # --force: a copy of lgtm.aws in ~/.ansible/collections (Molecule installs one there) must not stand in for it.
+    _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--no-deps", "--force", "-r", "requirements.yml",
           "-p", str(collections)], cwd=build, env={k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")})
     assert (collections / "ansible_collections" / "lgtm" / "aws" / "MANIFEST.json").exists()
     # The declared dependencies, as Galaxy would install them: the ansible package's copies.
