@@ -201,11 +201,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params, check = module.params, module.check_mode
-    if params["state"] == "present":
-        converge(module, "logs", check_params(params), lambda client: ensure_present(client, params, check), "CloudWatch Logs log groups")
-    else:
-        converge(module, "logs", check_params(params), lambda client: ensure_absent(client, params, check), "CloudWatch Logs log groups")
+    params = module.params
+
+    def action(client):
+        if params["state"] == "present":
+            return ensure_present(client, params, module.check_mode)
+        return ensure_absent(client, params, module.check_mode)
+
+    converge(module, "logs", check_params(params), action, "CloudWatch Logs log groups")
 
 
 if __name__ == "__main__":

@@ -368,12 +368,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params, check = module.params, module.check_mode
-    what = "Security groups in %s" % params["vpc_id"]
-    if params["state"] == "present":
-        converge(module, "ec2", check_params(params), lambda client: ensure_present(client, params, check, module.warn), what, value_errors=True)
-    else:
-        converge(module, "ec2", check_params(params), lambda client: ensure_absent(client, params, check), what)
+    params = module.params
+
+    def action(client):
+        if params["state"] == "present":
+            return ensure_present(client, params, module.check_mode, module.warn)
+        return ensure_absent(client, params, module.check_mode)
+
+    converge(module, "ec2", check_params(params), action, "Security groups in %s" % params["vpc_id"], value_errors=True)
 
 
 if __name__ == "__main__":

@@ -320,11 +320,14 @@ def main():
         ),
         supports_check_mode=True,
     )
-    params, check = module.params, module.check_mode
-    if params["state"] == "present":
-        converge(module, "ssm", check_params(params), lambda client: ensure_present(client, params, check), "SSM parameters")
-    else:
-        converge(module, "ssm", check_params(params), lambda client: ensure_absent(client, params, check), "SSM parameters")
+    params = module.params
+
+    def action(client):
+        if params["state"] == "present":
+            return ensure_present(client, params, module.check_mode)
+        return ensure_absent(client, params, module.check_mode)
+
+    converge(module, "ssm", check_params(params), action, "SSM parameters")
 
 
 if __name__ == "__main__":
