@@ -96,20 +96,17 @@ def _invalid(errors, prefix):
     return AnsibleFilterError("Invalid storage spec, nothing was changed:\n" + "\n".join("- " + prefix + e for e in errors))
 
 
-def storage_bucket_specs(spec, prefix=""):
-    """Validate the storage spec and return one entry per bucket with the module arguments under ``bucket``.
-
-    ``prefix`` is put before each field an error names (the role passes ``storage_``, so errors read
-    ``storage_retention_days.logs ...`` as the user wrote it)."""
+def _plan(spec):
+    """``(plan, errors)``: one entry per bucket, and every problem of the spec (then the plan is incomplete)."""
     if not isinstance(spec, dict):
         raise AnsibleFilterError("storage_bucket_specs expects the storage spec as a mapping, got %s" % type(spec).__name__)
     spec = plain(spec)
     if spec.get("retention_days") is not None and not isinstance(spec["retention_days"], dict):
-        raise _invalid(["retention_days must be a mapping of signal to days"], prefix)
+        return [], ["retention_days must be a mapping of signal to days"]
     spec = merge(DEFAULTS, dict((k, v) for k, v in spec.items() if v is not None))
     errors = _spec_errors(spec)
     if errors:
-        raise _invalid(errors, prefix)
+        return [], errors
 
     overrides = spec.get("bucket_names") or {}
     plan, names = [], {}
@@ -134,6 +131,15 @@ def storage_bucket_specs(spec, prefix=""):
         if spec.get("kms_key_id"):
             bucket["kms_key_id"] = spec["kms_key_id"]
         plan.append({"key": key, "component": component, "signal": signal, "name": name, "bucket": bucket})
+    return plan, errors
+
+
+def storage_bucket_specs(spec, prefix=""):
+    """Validate the storage spec and return one entry per bucket with the module arguments under ``bucket``.
+
+    ``prefix`` is put before each field an error names (the role passes ``storage_``, so errors read
+    ``storage_retention_days.logs ...`` as the user wrote it)."""
+    plan, errors = _plan(spec)
     if errors:
         raise _invalid(errors, prefix)
     return plan
@@ -142,10 +148,9 @@ def storage_bucket_specs(spec, prefix=""):
 def storage_problems(spec, prefix=""):
     """Every problem of the storage spec, one line each (``prefix`` before the fields); empty when it is valid."""
     try:
-        storage_bucket_specs(spec, prefix)
-    except AnsibleFilterError as error:
-        return [line[2:] for line in str(error).splitlines() if line.startswith("- ")] or [str(error)]
-    return []
+        return [prefix + error for error in _plan(spec)[1]]
+    except AnsibleFilterError as error:  # not a mapping at all
+        return [str(error)]
 
 
 def storage_outputs(plan, region, kms_key_arn=None, partition="aws"):
