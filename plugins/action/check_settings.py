@@ -75,7 +75,8 @@ class ActionModule(ActionBase):
         return problems
 
     def _check(self, role_dir, prefix, task_vars, owner, needs_region=False):
-        known = role_settings.known_names(role_dir)
+        specs = role_settings.argument_specs(role_dir)
+        known = role_settings.known_names(role_dir, specs)
         names = [n for n in task_vars if n.startswith(prefix) and not n.startswith(LOCAL_PREFIX)]
         problems = role_settings.unknown_variables(names, [prefix], known, owner)
         values, template_problems = {}, []
@@ -84,10 +85,7 @@ class ActionModule(ActionBase):
                 values[name] = self._templar.template(task_vars[name])
             except Exception as error:  # pylint: disable=broad-except
                 template_problems.append((name, "cannot be templated: %s" % error))
-        options = {}
-        for entry in role_settings.argument_specs(role_dir).values():
-            options.update(entry)
-        problems += template_problems + role_settings.type_problems(values, options)
+        problems += template_problems + role_settings.type_problems(values, role_settings.options(specs))
         if needs_region and not values.get("lgtm_region"):
             problems.append(("lgtm_region", "is required: set it in the inventory (or AWS_REGION in the environment)"))
         return problems

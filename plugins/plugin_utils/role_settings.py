@@ -67,10 +67,18 @@ def task_defined_names(role_dir):
     return names
 
 
-def known_names(role_dir):
+def options(specs):
+    """The options of every entry point of ``argument_specs(role_dir)``, in one mapping."""
+    merged = {}
+    for entry in specs.values():
+        merged.update(entry)
+    return merged
+
+
+def known_names(role_dir, specs=None):
+    """What a role knows; ``specs`` is its ``argument_specs(role_dir)`` when the caller has read them already."""
     names = set(task_defined_names(role_dir))
-    for options in argument_specs(role_dir).values():
-        names.update(options)
+    names.update(options(argument_specs(role_dir) if specs is None else specs))
     for sub in ("defaults", "vars"):
         names.update(load_yaml(os.path.join(role_dir, sub, "main.yml")) or {})
     return names
@@ -155,9 +163,9 @@ def _reworded(message, spec):
     return [("", message)]
 
 
-def type_problems(values, options):
-    """Check ``values`` (variable -> templated value) against ``options`` (an argument spec's options)."""
-    spec = dict((name, options[name]) for name in values if name in options)
+def type_problems(values, documented):
+    """Check ``values`` (variable -> templated value) against ``documented`` (an argument spec's options)."""
+    spec = dict((name, documented[name]) for name in values if name in documented)
     result = ArgumentSpecValidator(_without_docs(spec)).validate(dict((name, values[name]) for name in spec))
     problems = []
     for error in result.errors:

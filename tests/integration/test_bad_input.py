@@ -8,6 +8,7 @@ that passed validation would fail as unreachable instead of with its message.
 
 import json
 import os
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -153,8 +154,6 @@ PLAYBOOK = """
 
 
 def test_every_bad_input_fails_before_any_aws_call_naming_all_its_problems(tmp_path, aws_recorder, aws_env):
-    import subprocess
-
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     env = dict(aws_env, AWS_ENDPOINT_URL=aws_recorder, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_OUTPUT_DIR=str(tmp_path))
@@ -196,8 +195,6 @@ CHECK_EVERY_ROLE = """
 def test_the_example_inventory_passes_every_roles_check(tmp_path, aws_env):
     """The real-account template holds only variables the roles know, of the documented types (and the same run
     with one misspelled variable fails, so the check is really applied)."""
-    import subprocess
-
     (tmp_path / "play.yml").write_text(CHECK_EVERY_ROLE)
     (tmp_path / "vault-password").write_text("example-only-do-not-use\n")
     example = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "inventories", "example")

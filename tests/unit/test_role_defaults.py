@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from ansible_collections.lgtm.aws.plugins.filter import storage_spec
+from ansible_collections.lgtm.aws.plugins.plugin_utils import role_settings
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROLES = sorted(os.path.basename(os.path.dirname(p)) for p in glob.glob(os.path.join(REPO, "roles", "*", "meta")))
@@ -26,11 +27,7 @@ NO_DEFAULT = {
 
 
 def load(role, *parts):
-    path = os.path.join(REPO, "roles", role, *parts)
-    if not os.path.exists(path):
-        return None
-    with open(path) as stream:
-        return yaml.safe_load(stream)
+    return role_settings.load_yaml(os.path.join(REPO, "roles", role, *parts))
 
 
 def defaults(role):
@@ -38,16 +35,12 @@ def defaults(role):
 
 
 def options(role):
-    found = {}
-    for entry in (load(role, "meta", "argument_specs.yml") or {}).get("argument_specs", {}).values():
-        found.update(entry.get("options") or {})
-    return found
+    return role_settings.options(role_settings.argument_specs(os.path.join(REPO, "roles", role)))
 
 
 def main_options(role):
-    specs = (load(role, "meta", "argument_specs.yml") or {}).get("argument_specs", {})
-    entry = specs.get("main") or specs.get("shared") or {}
-    return entry.get("options") or {}
+    specs = role_settings.argument_specs(os.path.join(REPO, "roles", role))
+    return specs.get("main") or specs.get("shared") or {}
 
 
 def templated(value):
