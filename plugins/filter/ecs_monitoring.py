@@ -71,7 +71,7 @@ def _user_field(field):
     """Spec fields as the user wrote them (ecs_monitoring_spec.<key>); role variables stay as they are."""
     if not field or field.startswith(("ecs_monitoring_", "identity_", "lgtm_")):
         return field
-    return "ecs_monitoring_spec." + field
+    return spec_field(field)
 
 
 def ecs_monitoring_aws(spec, files, refs=None, identity=None, shared=None):
@@ -80,7 +80,7 @@ def ecs_monitoring_aws(spec, files, refs=None, identity=None, shared=None):
     With ``identity`` (the identity role's ECS outputs) every reference to them is checked first; ``shared``
     as for ``ecs_monitoring_files``."""
     try:
-        checked = ecs_monitoring.validate(*([_plain(spec)] + ([_plain(shared)] if shared is not None else [])))
+        checked = ecs_monitoring.validate(_plain(spec), _plain(shared) if shared is not None else None)
         return ecs_aws.plan(checked, _plain(files), _plain(refs) if refs else None,
                             _plain(identity) if identity is not None else None)
     except ecs_monitoring.SpecError as error:
