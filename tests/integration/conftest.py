@@ -6,6 +6,7 @@ as a user would run them: ``ansible-playbook`` in a subprocess, reaching the
 local AWS over HTTP through ``AWS_ENDPOINT_URL``.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -40,16 +41,14 @@ def _wait_for(url, timeout=30):
     raise RuntimeError(f"moto_server did not answer at {url}")
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory):
+@contextlib.contextmanager
+def running_moto(log_dir, env):
+    """A moto_server on a free loopback port for the ``with`` block (its URL), logging to ``log_dir``/moto.log."""
     moto = shutil.which("moto_server", path=BIN_DIR) or shutil.which("moto_server")
     if not moto:
         pytest.skip("needs moto_server (pip install 'moto[server]'); `make test` installs it")
     port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    # AWS managed policies (e.g. AmazonECSTaskExecutionRolePolicy) exist in moto only when asked for.
-    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
-    with open(log, "w") as out:
+    with open(os.path.join(str(log_dir), "moto.log"), "w") as out:
         proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -58,6 +57,13 @@ def moto_endpoint(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory):
+    # AWS managed policies (e.g. AmazonECSTaskExecutionRolePolicy) exist in moto only when asked for.
+    with running_moto(tmp_path_factory.mktemp("moto"), dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")) as url:
+        yield url
 
 
 @pytest.fixture

@@ -2,14 +2,12 @@
 
 import json
 import os
-import shutil
-import subprocess
 
 import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import BIN_DIR, REGION, REPO_ROOT, _free_port, _wait_for
+from conftest import REGION, REPO_ROOT, running_moto
 
 pytestmark = pytest.mark.integration
 
@@ -271,20 +269,9 @@ def test_role_path_is_never_changed_silently(converge, aws_client):
 @pytest.fixture(scope="module")
 def moto_without_managed_policies(tmp_path_factory):
     """A second moto_server started as a user might start their own: without MOTO_IAM_LOAD_MANAGED_POLICIES."""
-    moto = shutil.which("moto_server", path=BIN_DIR) or shutil.which("moto_server")
-    if not moto:
-        pytest.skip("needs moto_server")
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "MOTO_IAM_LOAD_MANAGED_POLICIES"}
-    with open(tmp_path_factory.mktemp("moto-plain") / "moto.log", "w") as out:
-        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
-    url = "http://127.0.0.1:%d" % port
-    try:
-        _wait_for(url + "/moto-api/")
+    with running_moto(tmp_path_factory.mktemp("moto-plain"), env) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def plain_moto_client(url, service):
