@@ -35,19 +35,14 @@ def alloy_pipelines_config(spec, role=False):
 
     With ``role=True`` (the role lgtm.aws.alloy), errors name the role's variables instead of spec fields."""
     try:
-        checked = alloy_pipelines.validate(_plain(spec))
+        return alloy_pipelines.render(_plain(spec), role=role)
     except alloy_pipelines.SpecError as error:
         if role:
-            error = error.renamed(alloy_pipelines.role_variable)
             raise AnsibleFilterError("lgtm.aws.alloy: %d problem(s); nothing was changed.\n%s"
                                      % (len(error.problems), "\n".join("- " + line for line in str(error).splitlines())))
         raise AnsibleFilterError("alloy_pipelines_config: %s" % error)
-    return {
-        "config": to_alloy(alloy_pipelines.blocks(checked)),
-        "pipelines": checked["enabled"],
-        "tenants": alloy_pipelines.tenants(checked),
-        "experimental": alloy_pipelines.needs_experimental(checked),
-    }
+    except (TypeError, ValueError) as error:
+        raise AnsibleFilterError("alloy_pipelines_config: %s" % error)
 
 
 class FilterModule(object):

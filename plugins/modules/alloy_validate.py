@@ -71,35 +71,12 @@ alloy_checked:
 """
 
 import os
-import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lgtm.aws.plugins.module_utils import alloy_syntax
-
-_POSITION = re.compile(r":(\d+):(\d+):?\s*(.*)")
-
-
-def binary_errors(module, binary, path):
-    """Errors ``alloy fmt`` (and ``alloy validate`` where it exists) print for the file."""
-    errors = []
-    commands = [[binary, "fmt", path]]
-    help_rc = module.run_command([binary, "validate", "--help"])[0]
-    if help_rc == 0:
-        commands.append([binary, "validate", path])
-    for command in commands:
-        rc, _out, err = module.run_command(command)
-        if rc == 0:
-            continue
-        for line in (err or "").splitlines() or ["%s exited with %d" % (" ".join(command[:2]), rc)]:
-            match = _POSITION.search(line)
-            if match:
-                errors.append({"line": int(match.group(1)), "column": int(match.group(2)),
-                               "message": "alloy %s: %s" % (command[1], match.group(3))})
-            elif line.strip():
-                errors.append({"line": 0, "column": 0, "message": "alloy %s: %s" % (command[1], line.strip())})
-    return errors
+from ansible_collections.lgtm.aws.plugins.module_utils.alloy_binary import binary_errors, summary
 
 
 def main():
@@ -147,9 +124,7 @@ def main():
 
     result = dict(changed=False, valid=not errors, errors=errors, components=components, alloy_checked=alloy_checked)
     if errors and params["fail_on_error"]:
-        first = errors[0]
-        module.fail_json(msg="Invalid Alloy configuration: %d problem(s); first at line %d, column %d: %s"
-                         % (len(errors), first["line"], first["column"], first["message"]), **result)
+        module.fail_json(msg=summary(errors), **result)
     module.exit_json(**result)
 
 

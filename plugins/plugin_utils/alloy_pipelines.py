@@ -12,6 +12,7 @@ it never lands in the config file) and TLS settings, and the host's labels.
 import copy
 import re
 
+from ansible_collections.lgtm.aws.plugins.module_utils import alloy_syntax
 from ansible_collections.lgtm.aws.plugins.module_utils.alloy_syntax import IDENT, expr
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems, check_keys as _check_keys, fail as _fail
@@ -526,3 +527,21 @@ def tenants(spec):
 def needs_experimental(spec):
     """Whether the configuration uses experimental components (Alloy then needs --stability.level=experimental)."""
     return "cloudwatch_logs" in spec["enabled"]
+
+
+def render(spec, role=False):
+    """The configuration text of a spec and what a report needs to know about it.
+
+    Raises SpecError (with the lgtm.aws.alloy variable names when ``role``) or ValueError when the written text
+    does not pass the Alloy checker."""
+    try:
+        checked = validate(spec)
+    except SpecError as error:
+        raise error.renamed(role_variable) if role else error
+    text = alloy_syntax.write(blocks(checked))
+    problems = alloy_syntax.check(text)
+    if problems:
+        raise ValueError("the configuration is not valid Alloy: " + "; ".join(
+            "line %(line)d, column %(column)d: %(message)s" % p for p in problems))
+    return {"config": text, "pipelines": checked["enabled"], "tenants": tenants(checked),
+            "experimental": needs_experimental(checked)}

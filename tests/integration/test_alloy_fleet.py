@@ -122,3 +122,44 @@ def test_a_host_whose_processes_are_gone_is_started_anew(fleet, run_playbook, tm
     assert result.rc == 0, result.stdout[-3000:]
     assert result.stats[BAD]["rescued"] == 1
     assert on_host(BAD, "systemctl", "is-system-running") in ("running", "degraded")
+
+
+COUNTING_PYTHON = "/usr/local/bin/python3-counting"
+
+
+def test_a_no_change_host_costs_one_module_call(fleet, run_playbook, tmp_path):
+    """Every module run on a host starts its Python once: an interpreter that counts its starts shows that a
+    converged host costs one module call (lgtm.aws.alloy_host), whatever the connection."""
+    playbook = os.path.join(REPO_ROOT, "playbooks", "alloy.yml")
+    first = run_playbook(playbook, "--limit", "%s,localhost" % GOOD, inventory=inventory(tmp_path))
+    assert first.rc == 0, first.stdout[-3000:]
+    subprocess.run(["podman", "exec", GOOD, "sh", "-c",
+                    "printf '#!/bin/sh\\necho \"$$\" >> /var/tmp/module-calls\\nexec /usr/bin/python3 \"$@\"\\n' > %s"
+                    " && chmod 755 %s && rm -f /var/tmp/module-calls" % (COUNTING_PYTHON, COUNTING_PYTHON)], check=True)
+    hosts = inventory(tmp_path)
+    data = yaml.safe_load(open(hosts))
+    data["all"]["children"]["alloy_linux"]["hosts"][GOOD] = {"ansible_python_interpreter": COUNTING_PYTHON}
+    open(hosts, "w").write(yaml.safe_dump(data))
+    again = run_playbook(playbook, "--limit", "%s,localhost" % GOOD, inventory=hosts)
+    assert again.rc == 0 and again.stats[GOOD]["changed"] == 0, again.stdout[-3000:]
+    calls = on_host(GOOD, "cat", "/var/tmp/module-calls").split()
+    assert len(calls) == 1, "a no-change host made %d module calls" % len(calls)
+
+
+def test_a_change_to_the_environment_file_alone_restarts_alloy_once(fleet, run_playbook, tmp_path):
+    playbook = os.path.join(REPO_ROOT, "playbooks", "alloy.yml")
+    first = run_playbook(playbook, "--limit", "%s,localhost" % GOOD, inventory=inventory(
+        tmp_path, alloy_basic_auth_username="agent", alloy_basic_auth_password="first"))
+    assert first.rc == 0, first.stdout[-3000:]
+    config_before = on_host(GOOD, "sha256sum", "/etc/alloy/config.alloy")
+    starts = "systemctl show alloy -p InvocationID --value; journalctl -u alloy -o cat | grep -c '^Started' || true"
+    before = on_host(GOOD, "sh", "-c", starts).split()
+    changed = run_playbook(playbook, "--limit", "%s,localhost" % GOOD,
+                           inventory=inventory(tmp_path, alloy_basic_auth_username="agent",
+                                               alloy_basic_auth_password="rotated-%d" % os.getpid()))
+    assert changed.rc == 0, changed.stdout[-3000:]
+    after = on_host(GOOD, "sh", "-c", starts).split()
+    assert after[0] != before[0], "the service was not restarted"
+    assert int(after[1]) == int(before[1]) + 1, "expected exactly one start, journal says %s -> %s" % (before[1], after[1])
+    assert "rotated-%d" % os.getpid() in on_host(GOOD, "cat", "/etc/default/alloy")
+    assert on_host(GOOD, "sha256sum", "/etc/alloy/config.alloy") == config_before, "only the environment file was to change"
