@@ -66,6 +66,7 @@ $module.Result.parts = $parts
 $module.Result.restarted = $false
 $module.Result.rolled_back = $false
 $module.Result.installed_version = ''
+$module.Result.needs_installer = $false
 
 Function Add-PartDiff {
     param([string]$Header, [string]$Before, [string]$After)
@@ -487,8 +488,10 @@ if ($state -eq 'absent') {
 $installed = Get-InstalledVersion
 $module.Result.installed_version = $installed
 $needsInstall = ($installed -ne $version)
-if ($needsInstall -and $installerPath -eq '' -and $installerUrl -eq '') {
-    $module.Result.needs_installer = $true
+# The action sends an installer of its own only when the host needs it: tell it so (in check mode too, where
+# nothing is installed and this is not a failure).
+$module.Result.needs_installer = [bool]($needsInstall -and $installerPath -eq '' -and $installerUrl -eq '')
+if ($module.Result.needs_installer -and -not $module.CheckMode) {
     $has = if ($installed) { "v$installed" } else { 'none' }
     $module.FailJson("Alloy v$version is needed on this host (it has $has) and neither installer_path nor installer_url was given")
 }

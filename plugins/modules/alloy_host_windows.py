@@ -17,7 +17,8 @@ description:
     C(--version) output) with O(version); when they differ runs the official installer silently
     (C(/S /DISABLEREPORTING=yes)) from O(installer_path), or downloads the release zip from O(installer_url), checks it
     against O(installer_sha256) and unpacks the installer first. When neither is given and the version differs, fails
-    before changing anything with RV(needs_installer=true), so the caller can copy an installer and call again.
+    before changing anything with RV(needs_installer=true), so the caller can copy an installer and call again
+    (in check mode it reports the change instead).
   - B(Service registry values) - sets C(Arguments) under O(registry_key) to C(run), the configuration file,
     C(--storage.path=)O(data_dir) and O(run_args); sets C(Environment) to C(ALLOY_BASIC_AUTH_PASSWORD=...) when
     O(basic_auth_password) is not empty, else to nothing. Only values that differ are written.
@@ -145,8 +146,11 @@ installed_version:
   type: str
   sample: 1.16.0
 needs_installer:
-  description: Set (with a failure) when the version differs and neither O(installer_path) nor O(installer_url) was given.
-  returned: when an installer is needed but none was given
+  description:
+    - Whether the host needs an installer that was not given (the version differs and neither O(installer_path) nor
+      O(installer_url) was set). Outside check mode the module then fails before changing anything; in check mode
+      the package is reported as a change.
+  returned: always
   type: bool
 report:
   description: This host's entry in the fleet report.

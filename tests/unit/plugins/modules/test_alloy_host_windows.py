@@ -161,3 +161,101 @@ def test_the_module_sets_every_documented_return_key():
         assert "$module.Result.%s = " % key in text, key
     for part in ("package", "environment", "arguments", "config", "service"):
         assert "$parts.%s = $true" % part in text, part
+
+
+# No PowerShell runs here, so two checks of the .ps1 text that catch what a parser would: brackets and strings
+# that do not close, and commands that are neither defined in the module nor one of the cmdlets it means to use.
+CMDLETS = {
+    "Add-Type", "Get-ItemProperty", "Get-Service", "Invoke-WebRequest", "Join-Path", "New-Item", "New-Object", "Out-Null",
+    "Remove-Item", "Restart-Service", "Select-Object", "Set-ItemProperty", "Set-Service", "Split-Path", "Start-Process",
+    "Start-Service", "Start-Sleep", "Stop-Service", "Test-Path", "Where-Object",
+}
+PAIRS = {"(": ")", "{": "}", "[": "]"}
+
+
+def ps_code(text):
+    """The .ps1 with strings and comments blanked out (subexpressions in double quotes kept as code); raises
+    ValueError on an unclosed string or a bracket that does not match."""
+    out, stack, i, n = [], [], 0, len(text)
+
+    def code(i, until):
+        while i < n:
+            char = text[i]
+            if char == "`":
+                i += 2
+                continue
+            if char == "<" and text.startswith("<#", i):
+                end = text.find("#>", i)
+                if end < 0:
+                    raise ValueError("unclosed block comment at %d" % i)
+                i = end + 2
+                continue
+            if char == "#":
+                while i < n and text[i] != "\n":
+                    i += 1
+                continue
+            if char == "'":
+                i += 1
+                while True:
+                    if i >= n:
+                        raise ValueError("unclosed single-quoted string")
+                    if text[i] == "'" and text.startswith("''", i):
+                        i += 2
+                        continue
+                    if text[i] == "'":
+                        break
+                    i += 1
+                i += 1
+                out.append("''")
+                continue
+            if char == '"':
+                i = dquoted(i + 1)
+                out.append('""')
+                continue
+            if char in PAIRS:
+                stack.append(PAIRS[char])
+            elif char in PAIRS.values():
+                if not stack or stack.pop() != char:
+                    raise ValueError("unexpected %r at line %d" % (char, text.count("\n", 0, i) + 1))
+                if until is not None and len(stack) == until:
+                    return i + 1
+            out.append(char)
+            i += 1
+        if until is not None:
+            raise ValueError("unclosed subexpression")
+        return i
+
+    def dquoted(i):
+        while i < n:
+            if text[i] == "`":
+                i += 2
+            elif text.startswith("$(", i):
+                stack.append(")")
+                i = code(i + 2, len(stack) - 1)
+            elif text[i] == '"':
+                return i + 1
+            else:
+                i += 1
+        raise ValueError("unclosed double-quoted string")
+
+    code(0, None)
+    if stack:
+        raise ValueError("unclosed brackets: %s" % "".join(stack))
+    return "".join(out)
+
+
+def test_the_bracket_check_finds_what_does_not_close():
+    assert ps_code("$a = \"x $(if ($b) { \"y\" }) z\" # (\n") == "$a = if ($b) { \"\" }\"\" \n"
+    for bad in ("if ($a) { $b", "$a = 'x", "$a = \"$(Get-X\"", "$a = @(1, 2]"):
+        with pytest.raises(ValueError):
+            ps_code(bad)
+
+
+def test_the_module_text_parses_and_calls_only_known_commands():
+    with open(os.path.join(MODULES, "alloy_host_windows.ps1"), encoding="utf-8") as handle:
+        text = handle.read()
+    code = ps_code(text)
+    defined = set(re.findall(r"(?m)^Function ([A-Z][a-z]+-[A-Za-z]+) \{", code))
+    called = set(re.findall(r"(?<![\w$.:-])([A-Z][a-z]+-[A-Z][A-Za-z]+)\b", code))
+    assert called - defined - CMDLETS == set()
+    assert defined - called == set(), "defined but never used"
