@@ -29,6 +29,8 @@ PIPELINES = {
 EVENTLOG_CHANNELS = ("Application", "System", "Security", "Setup", "ForwardedEvents")
 STATISTICS = ("Average", "Maximum", "Minimum", "Sum", "SampleCount")
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h))+$")
+SIZE = re.compile(r"^[0-9]+(B|KB|MB|GB|KiB|MiB|GiB)$")
+VERSION = re.compile(r"^v?([0-9]+)\.([0-9]+)\.([0-9]+)([-+.][0-9A-Za-z.+-]*)?$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
 PASSWORD_ENV = "ALLOY_BASIC_AUTH_PASSWORD"
@@ -81,6 +83,9 @@ DEFAULTS = {
     "tls": None,
     "labels": {},
     "log_level": "info",
+    # The Alloy version the configuration is for ("1.18.1"); None: the current release (1.18 or later).
+    # Settings an older Alloy does not know are left out for it, and refused when asked for.
+    "alloy_version": None,
     "pipelines": {},
     "extra_blocks": [],
 }
@@ -89,7 +94,10 @@ PIPELINE_DEFAULTS = {
                      "collectors": ["cpu", "diskstats", "filesystem", "loadavg", "meminfo", "netdev", "uname", "systemd"]},
     "journal": {"enabled": True, "max_age": "12h"},
     "files": {"enabled": True, "targets": []},
-    "otlp": {"enabled": True, "grpc_endpoint": "0.0.0.0:4317", "http_endpoint": "0.0.0.0:4318"},
+    # The OTLP receiver's servers, every setting written out (Alloy's own defaults as of 1.18): see OTLP_SERVER.
+    "otlp": {"enabled": True, "grpc_endpoint": "0.0.0.0:4317", "http_endpoint": "0.0.0.0:4318",
+             "grpc_max_recv_msg_size": "4MiB", "http_max_request_body_size": "20MiB",
+             "http_idle_timeout": "1m", "http_read_header_timeout": "1m", "http_write_timeout": "30s", "http_read_timeout": "0s"},
     "windows_metrics": {"enabled": True, "scrape_interval": "60s",
                         "collectors": ["cpu", "logical_disk", "memory", "net", "os", "service", "system"]},
     "eventlog": {"enabled": True, "channels": ["Application", "System"]},
@@ -97,6 +105,25 @@ PIPELINE_DEFAULTS = {
                            "period": "5m", "namespaces": DEFAULT_CLOUDWATCH_NAMESPACES, "extra_namespaces": [], "search_tags": {}},
     "cloudwatch_logs": {"enabled": False, "tenant": None, "region": None, "poll_interval": "1m", "log_groups": []},
 }
+
+
+# otelcol.receiver.otlp: pipeline key -> (server block, Alloy argument, the first Alloy version that has it).
+# Alloy 1.18 added the HTTP server timeouts; before, its OTLP HTTP server ran without any (unbounded), and
+# 1.18's defaults became idle_timeout 1m, read_header_timeout 1m, write_timeout 30s, read_timeout none ("0s").
+OTLP_SERVER = {
+    "grpc_max_recv_msg_size": ("grpc", "max_recv_msg_size", (1, 0)),
+    "http_max_request_body_size": ("http", "max_request_body_size", (1, 0)),
+    "http_idle_timeout": ("http", "idle_timeout", (1, 18)),
+    "http_read_header_timeout": ("http", "read_header_timeout", (1, 18)),
+    "http_write_timeout": ("http", "write_timeout", (1, 18)),
+    "http_read_timeout": ("http", "read_timeout", (1, 18)),
+}
+
+
+def alloy_version(spec):
+    """(major, minor) of the spec's alloy_version; None when not given (the current release)."""
+    match = VERSION.match(str(spec.get("alloy_version") or ""))
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 def _duration(value, field):
@@ -195,6 +222,13 @@ def _validate_pipeline(name, pipeline):
     for key in ("grpc_endpoint", "http_endpoint"):
         if key in pipeline and pipeline[key] is not None:
             _host_port(pipeline[key], "%s.%s" % (field, key))
+    if name == "otlp":
+        for key in OTLP_SERVER:
+            if key.endswith("_size"):
+                if not isinstance(pipeline[key], str) or not SIZE.match(pipeline[key]):
+                    _fail("%s.%s" % (field, key), "must be a size such as 4MiB or 512KiB (got %r)" % (pipeline[key],))
+            else:
+                _duration(pipeline[key], "%s.%s" % (field, key))
     if "collectors" in pipeline:
         _string_list(pipeline["collectors"], field + ".collectors")
     if "channels" in pipeline:
@@ -266,6 +300,8 @@ def validate(spec):
     for key, allowed in (("mode", MODES), ("platform", PLATFORMS), ("log_level", ("debug", "info", "warn", "error"))):
         with problems.section():
             _choice(spec[key], allowed, key)
+    if spec["alloy_version"] is not None and not VERSION.match(str(spec["alloy_version"])):
+        problems.add("alloy_version", "must be a version such as 1.18.1 (got %r)" % (spec["alloy_version"],))
     with problems.section():
         _tenant(spec["tenant"], "tenant")
     problems.raise_if_any()  # the pipelines allowed depend on mode and platform
@@ -283,6 +319,12 @@ def validate(spec):
                 _fail("pipelines.%s" % name, "must be a mapping (use enabled: false to turn it off)")
             pipelines[name] = _merge(PIPELINE_DEFAULTS[name], given)
             _validate_pipeline(name, pipelines[name])
+    version = alloy_version(spec)
+    given_otlp = spec["pipelines"].get("otlp") if isinstance(spec["pipelines"].get("otlp"), dict) else {}
+    for key, (_server, argument, since) in sorted(OTLP_SERVER.items()):
+        if version is not None and version < since and key in given_otlp:
+            problems.add("pipelines.otlp.%s" % key, "needs Alloy %d.%d or later (otelcol.receiver.otlp has no %s; alloy_version is %s)"
+                         % (since[0], since[1], argument, spec["alloy_version"]))
     problems.raise_if_any()
     spec["pipelines"] = pipelines
     # A file pipeline with no targets has nothing to read.
@@ -318,6 +360,7 @@ ROLE_VARIABLES = (
     ("extra_blocks", "alloy_extra_blocks", True),
     ("tenant", "alloy_tenant", False),
     ("mode", "alloy_mode", False),
+    ("alloy_version", "alloy_version", False),
 )
 
 
@@ -433,9 +476,26 @@ def eventlog(spec):
     ]
 
 
+def otlp_servers(spec):
+    """The grpc and http blocks of otelcol.receiver.otlp: each server's endpoint and every setting, written out so
+    that the configuration does not change meaning with Alloy's defaults (which 1.18 changed for HTTP). Settings
+    the spec's alloy_version does not have are left out."""
+    pipeline, version = spec["pipelines"]["otlp"], alloy_version(spec)
+    servers = []
+    for kind in ("grpc", "http"):
+        if not pipeline[kind + "_endpoint"]:
+            continue
+        body = {"endpoint": pipeline[kind + "_endpoint"]}
+        for key, (server, argument, since) in sorted(OTLP_SERVER.items()):
+            if server == kind and (version is None or version >= since):
+                body[argument] = pipeline[key]
+        servers.append(_block(kind, body=body))
+    return servers
+
+
 def otlp(spec):
-    pipeline, tempo = spec["pipelines"]["otlp"], spec["endpoints"]["tempo"]
-    receivers = [_block(kind, body={"endpoint": pipeline[kind + "_endpoint"]}) for kind in ("grpc", "http") if pipeline[kind + "_endpoint"]]
+    tempo = spec["endpoints"]["tempo"]
+    receivers = otlp_servers(spec)
     receivers.append(_block("output", body={"traces": [expr("otelcol.processor.batch.default.input")]}))
     out = [
         _block("otelcol.receiver.otlp", "apps", blocks=receivers),

@@ -118,6 +118,10 @@ def test_user_blocks_are_appended_and_checked_with_the_rest():
     ({"pipelines": {"journal": {"enabled": "yes"}}}, "pipelines.journal.enabled: must be true or false"),
     ({"pipelines": {"host_metrics": {"scrape_interval": "soon"}}}, "pipelines.host_metrics.scrape_interval: must be a duration"),
     ({"pipelines": {"otlp": {"grpc_endpoint": "4317"}}}, "pipelines.otlp.grpc_endpoint: must be host:port"),
+    ({"pipelines": {"otlp": {"http_idle_timeout": "1 minute"}}}, "pipelines.otlp.http_idle_timeout: must be a duration"),
+    ({"pipelines": {"otlp": {"grpc_max_recv_msg_size": "4M"}}}, "pipelines.otlp.grpc_max_recv_msg_size: must be a size such as 4MiB"),
+    ({"pipelines": {"otlp": {"http_timeout": "1m"}}}, "pipelines.otlp: unknown key http_timeout"),
+    ({"alloy_version": "latest"}, "alloy_version: must be a version such as 1.18.1"),
     ({"endpoints": {"mimir": {"url": "mimir:9009"}}}, "endpoints.mimir.url: must be an URL"),
     ({"endpoints": {"mimir": ENDPOINTS["mimir"]}}, "endpoints.loki: is required because pipeline(s) journal are enabled"),
     ({"basic_auth": {"password": "x"}}, "basic_auth: unknown key password (did you mean password_env?); allowed: password_env, username"),
@@ -180,3 +184,64 @@ def test_every_problem_at_once_in_the_roles_variable_names():
     lines = str(error.value).splitlines()
     assert lines[1].startswith("- alloy_mimir_url: must be an URL starting with")
     assert lines[2].startswith("- alloy_labels.__bad: is not a valid label name")
+
+
+# otelcol.receiver.otlp's server settings in Alloy 1.18 (docs: reference/components/otelcol/otelcol.receiver.otlp):
+# the generator writes each one out, with Alloy 1.18's own default, so a configuration means the same on every
+# version that has the setting. 1.18 added the HTTP timeouts; before them the HTTP server had none.
+ALLOY_1_18_OTLP_DEFAULTS = {
+    "grpc": {"endpoint": "0.0.0.0:4317", "max_recv_msg_size": "4MiB"},
+    "http": {"endpoint": "0.0.0.0:4318", "max_request_body_size": "20MiB", "idle_timeout": "1m",
+             "read_header_timeout": "1m", "write_timeout": "30s", "read_timeout": "0s"},
+}
+
+
+def otlp_servers(blocks):
+    receiver = find(blocks, "otelcol.receiver.otlp", "apps")
+    return dict((b["name"], b["body"]) for b in receiver["blocks"] if b["name"] in ("grpc", "http"))
+
+
+@pytest.mark.parametrize("platform", ["linux", "windows"])
+def test_otlp_servers_write_out_every_setting_with_alloy_1_18_defaults(platform):
+    _spec, blocks = render(platform=platform)
+    assert otlp_servers(blocks) == ALLOY_1_18_OTLP_DEFAULTS
+
+
+def test_otlp_server_settings_are_the_users_to_change():
+    # e.g. "0s" everywhere: the unbounded HTTP server of Alloy 1.17 and before.
+    _spec, blocks = render(alloy_version="1.18.1", pipelines={"otlp": {
+        "http_idle_timeout": "0s", "http_read_header_timeout": "0s", "http_write_timeout": "0s", "http_read_timeout": "2m",
+        "http_max_request_body_size": "64MiB", "grpc_max_recv_msg_size": "16MiB", "grpc_endpoint": "127.0.0.1:4317"}})
+    servers = otlp_servers(blocks)
+    assert servers["http"] == {"endpoint": "0.0.0.0:4318", "max_request_body_size": "64MiB", "idle_timeout": "0s",
+                               "read_header_timeout": "0s", "write_timeout": "0s", "read_timeout": "2m"}
+    assert servers["grpc"] == {"endpoint": "127.0.0.1:4317", "max_recv_msg_size": "16MiB"}
+
+
+@pytest.mark.parametrize("version", ["1.16.0", "v1.17.1"])
+def test_an_older_alloy_gets_no_setting_it_does_not_know(version):
+    _spec, blocks = render(alloy_version=version)
+    assert otlp_servers(blocks) == {"grpc": ALLOY_1_18_OTLP_DEFAULTS["grpc"],
+                                    "http": {"endpoint": "0.0.0.0:4318", "max_request_body_size": "20MiB"}}
+
+
+def test_an_older_alloy_refuses_the_timeouts_asked_for_in_the_roles_variable_names():
+    from ansible.errors import AnsibleFilterError
+    from ansible_collections.lgtm.aws.plugins.filter.alloy import alloy_pipelines_config
+
+    spec = {"endpoints": copy.deepcopy(ENDPOINTS), "tenant": "team-a", "alloy_version": "1.16.0",
+            "pipelines": {"otlp": {"http_write_timeout": "10s", "http_max_request_body_size": "8MiB"}}}
+    with pytest.raises(AnsibleFilterError) as error:
+        alloy_pipelines_config(spec, role=True)
+    lines = str(error.value).splitlines()
+    assert lines[1:] == ["- alloy_pipelines.otlp.http_write_timeout: needs Alloy 1.18 or later "
+                         "(otelcol.receiver.otlp has no write_timeout; alloy_version is 1.16.0)"]
+    spec["alloy_version"] = "1.18.0"
+    assert 'write_timeout         = "10s"' in alloy_pipelines_config(spec, role=True)["config"]
+
+
+def test_the_otlp_server_table_and_the_pipeline_defaults_agree():
+    otlp_defaults = ap.PIPELINE_DEFAULTS["otlp"]
+    assert set(ap.OTLP_SERVER) == set(otlp_defaults) - {"enabled", "grpc_endpoint", "http_endpoint"}
+    for key, (server, argument, _since) in ap.OTLP_SERVER.items():
+        assert ALLOY_1_18_OTLP_DEFAULTS[server][argument] == otlp_defaults[key], key
