@@ -71,7 +71,8 @@ def _present(values):
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # The temporary directory is made only when a file must be sent (see _send), not before every call.
+    TRANSFERS_FILES = False
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
