@@ -72,7 +72,7 @@ def test_rollout_goes_past_failing_and_unreachable_hosts_and_reports_each(fleet,
     assert report[BAD]["status"] == "failed"
     assert "prometheus.remote_write.nowhere.receiver" in report[BAD]["error"]
     good = report[GOOD]
-    assert good["status"] == "ok" and good["version"] == "v1.16.0" and good["service"] == "active/enabled" and good["changed"] is True
+    assert good["status"] == "ok" and good["version"] == "v1.18.1" and good["service"] == "active/enabled" and good["changed"] is True
     assert good["config_sha256"] == on_host(GOOD, "sha256sum", "/etc/alloy/config.alloy").split()[0]
     assert good["tenants"] == {"mimir": "acme-prod", "loki": "acme-prod", "tempo": "acme-prod"}
     # The rejected configuration never reached the failing host.
