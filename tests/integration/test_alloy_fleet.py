@@ -10,7 +10,7 @@ import threading
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import BIN_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -122,3 +122,24 @@ def test_a_host_whose_processes_are_gone_is_started_anew(fleet, run_playbook, tm
     assert result.rc == 0, result.stdout[-3000:]
     assert result.stats[BAD]["rescued"] == 1
     assert on_host(BAD, "systemctl", "is-system-running") in ("running", "degraded")
+
+
+def test_fleet_hosts_answer_over_ssh_with_the_fleet_key(fleet, aws_env, tmp_path):
+    """scripts/local-fleet publishes each host's sshd on 127.0.0.1 and writes its entry into the fleet's ssh_config:
+    Ansible's ssh connection reaches the hosts as root with the fleet's key; passwords are refused."""
+    config = subprocess.run([FLEET, "ssh-config"], capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout.strip()
+    published = subprocess.run(["podman", "port", GOOD, "22/tcp"], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert published.startswith("127.0.0.1:")
+    entry = open(os.path.join(os.path.dirname(config), "hosts", GOOD + ".conf")).read()
+    assert "Port %s\n" % published.split(":")[1] in entry
+    hosts = tmp_path / "ssh.yml"
+    hosts.write_text(yaml.safe_dump({"all": {"hosts": {GOOD: None, BAD: None}, "vars": {
+        "ansible_connection": "ansible.builtin.ssh", "ansible_ssh_common_args": "-F " + config,
+        "ansible_python_interpreter": "/usr/bin/python3"}}}))
+    whoami = subprocess.run([os.path.join(BIN_DIR, "ansible"), "all", "-i", str(hosts), "-m", "ansible.builtin.command", "-a", "id -un"],
+                            capture_output=True, text=True, check=False, env=aws_env, cwd=REPO_ROOT, timeout=120)
+    assert whoami.returncode == 0, whoami.stdout + whoami.stderr
+    assert whoami.stdout.count("root") == 2, whoami.stdout
+    password = subprocess.run(["ssh", "-F", config, "-o", "BatchMode=yes", "-o", "PreferredAuthentications=password", GOOD, "true"],
+                              capture_output=True, text=True, check=False, timeout=60)
+    assert password.returncode == 255 and "Permission denied" in password.stderr, password.stderr
