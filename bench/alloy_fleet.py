@@ -29,7 +29,6 @@ import os
 import re
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -170,7 +169,7 @@ class Bench:
 
     def ping(self, names, connection, inventory):
         runs = []
-        for _ in range(self.options.ping_runs):
+        for _run in range(self.options.ping_runs):
             result, output = self.timed([os.path.join(BIN, "ansible"), "bench", "-i", inventory, "-m", "ansible.builtin.ping"],
                                         names, connection)
             if result["rc"] != 0:
@@ -296,7 +295,7 @@ def table(results):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", default="1,5,10,20", type=lambda s: [int(n) for n in s.split(",")])
     parser.add_argument("--connections", default="ssh,podman", type=lambda s: s.split(","))
     parser.add_argument("--roles", default="lgtm,grafana", type=lambda s: s.split(","), help="lgtm, grafana, or none (ping only)")
