@@ -28,6 +28,7 @@ import json
 import os
 import re
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -101,7 +102,7 @@ class Bench:
 
     def inventory(self, names, connection):
         if connection == "ssh":
-            reach = {"ansible_connection": "ansible.builtin.ssh", "ansible_ssh_common_args": "-F " + self.ssh_config}
+            reach = {"ansible_connection": "ansible.builtin.ssh", "ansible_ssh_common_args": "-F " + shlex.quote(self.ssh_config)}
         else:
             reach = {"ansible_connection": "containers.podman.podman"}
         data = {"all": {"children": {

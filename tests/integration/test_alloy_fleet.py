@@ -3,6 +3,7 @@ failure tolerance, and the fleet summary file, read back from the hosts themselv
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import threading
@@ -134,7 +135,7 @@ def test_fleet_hosts_answer_over_ssh_with_the_fleet_key(fleet, aws_env, tmp_path
     assert "Port %s\n" % published.split(":")[1] in entry
     hosts = tmp_path / "ssh.yml"
     hosts.write_text(yaml.safe_dump({"all": {"hosts": {GOOD: None, BAD: None}, "vars": {
-        "ansible_connection": "ansible.builtin.ssh", "ansible_ssh_common_args": "-F " + config,
+        "ansible_connection": "ansible.builtin.ssh", "ansible_ssh_common_args": "-F " + shlex.quote(config),
         "ansible_python_interpreter": "/usr/bin/python3"}}}))
     whoami = subprocess.run([os.path.join(BIN_DIR, "ansible"), "all", "-i", str(hosts), "-m", "ansible.builtin.command", "-a", "id -un"],
                             capture_output=True, text=True, check=False, env=aws_env, cwd=REPO_ROOT, timeout=120)
