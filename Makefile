@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 COLLECTION_LINK := .collections/ansible_collections/lgtm/aws
 INVENTORY ?= inventories/local
+# How `make run` reaches the local fleet: ssh (inventories/local's default) or podman.
+FLEET_CONNECTION ?=
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # The local AWS for `make run`; tests start their own on free ports.
@@ -18,7 +20,8 @@ LOCAL_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_
 .PHONY: help deps system-deps venv link run stop test lint sanity unit integration molecule build clean
 
 help:
-	@echo "make run   - run site.yml against the local AWS ($(INVENTORY))"
+	@echo "make run   - run site.yml against the local AWS ($(INVENTORY)); the local fleet over SSH,"
+	@echo "             or FLEET_CONNECTION=podman for podman exec"
 	@echo "make stop  - stop the local AWS if 'make run' started it"
 	@echo "make test  - yamllint, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
@@ -44,7 +47,8 @@ link:
 run: deps
 	@mkdir -p out
 	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws start
-	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) $(ARGS)
+	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) \
+		$(if $(FLEET_CONNECTION),-e lgtm_local_fleet_connection=$(FLEET_CONNECTION)) $(ARGS)
 	@echo "The local AWS stays up at http://127.0.0.1:$(LOCAL_AWS_PORT) for the next run; 'make stop' stops it."
 
 stop:

@@ -54,6 +54,7 @@ ARGS = {
     "config_dir": {"type": "str"}, "data_dir": {"type": "str"}, "keep_user": {"type": "bool", "default": False},
     "connect_timeout": {"type": "int", "default": 0},
     "windows": {"type": "dict", "default": {}, "options": WINDOWS},
+    "render_only": {"type": "bool", "default": False},
 }
 LINUX_PASSTHROUGH = ("user", "group", "user_groups", "config_dir", "data_dir")
 
@@ -83,7 +84,7 @@ class ActionModule(ActionBase):
         rendered = {"pipelines": [], "tenants": {}}
         config = run_args = None
         if args["state"] == "present":
-            problems = self._install_problems(args, windows)
+            problems = [] if args["render_only"] else self._install_problems(args, windows)
             if problems:
                 return dict(result, failed=True, msg="lgtm.aws.alloy: %d problem(s); nothing was changed.\n%s"
                             % (len(problems), "\n".join("- " + line for line in problems)))
@@ -95,6 +96,9 @@ class ActionModule(ActionBase):
             if rendered.get("experimental"):
                 flags.append("--stability.level=experimental")
             run_args = flags + list(args["extra_args"])
+            if args["render_only"]:
+                return dict(result, changed=False, config=config, run_args=run_args, pipelines=rendered["pipelines"],
+                            tenants=rendered["tenants"])
         try:
             if windows:
                 module_result = self._windows(args, config, run_args, task_vars)

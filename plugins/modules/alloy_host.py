@@ -201,6 +201,12 @@ options:
       temp_dir:
         description: Download directory.
         type: str
+  render_only:
+    description:
+      - Only render and check the configuration on the control node and return it (RV(config), RV(run_args)); the host is
+        not contacted. For previews, and for giving another tool the same text.
+    type: bool
+    default: false
   _config:
     description: Internal, set by the action - the checked configuration text.
     type: str
@@ -253,6 +259,15 @@ needs_package:
   description: The package file is not on the host; nothing was changed and the action sends it.
   returned: when the package file is missing
   type: bool
+config:
+  description: The configuration text (with O(render_only=true)).
+  returned: with render_only
+  type: str
+run_args:
+  description: The flags for C(alloy run) (with O(render_only=true)).
+  returned: with render_only
+  type: list
+  elements: str
 report:
   description: The host's state after the run.
   returned: always
@@ -318,6 +333,7 @@ ARGUMENT_SPEC = dict(
     ready_timeout=dict(type="int", default=60),
     connect_timeout=dict(type="int", default=0),
     windows=dict(type="dict", default={}, options=WINDOWS_OPTIONS),
+    render_only=dict(type="bool", default=False),
     # Set by the action: the checked configuration text, the run flags, and the package file's name,
     # sha256, path on the host once sent, and RPM signing key.
     _config=dict(type="str"),

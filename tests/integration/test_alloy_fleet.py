@@ -3,6 +3,7 @@ failure tolerance, and the fleet summary file, read back from the hosts themselv
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import threading
@@ -10,7 +11,7 @@ import threading
 import pytest
 import yaml
 
-from conftest import REPO_ROOT
+from conftest import BIN_DIR, REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +164,24 @@ def test_a_change_to_the_environment_file_alone_restarts_alloy_once(fleet, run_p
     assert int(after[1]) == int(before[1]) + 1, "expected exactly one start, journal says %s -> %s" % (before[1], after[1])
     assert "rotated-%d" % os.getpid() in on_host(GOOD, "cat", "/etc/default/alloy")
     assert on_host(GOOD, "sha256sum", "/etc/alloy/config.alloy") == config_before, "only the environment file was to change"
+
+
+def test_fleet_hosts_answer_over_ssh_with_the_fleet_key(fleet, aws_env, tmp_path):
+    """scripts/local-fleet publishes each host's sshd on 127.0.0.1 and writes its entry into the fleet's ssh_config:
+    Ansible's ssh connection reaches the hosts as root with the fleet's key; passwords are refused."""
+    config = subprocess.run([FLEET, "ssh-config"], capture_output=True, text=True, check=True, cwd=REPO_ROOT).stdout.strip()
+    published = subprocess.run(["podman", "port", GOOD, "22/tcp"], capture_output=True, text=True, check=True).stdout.split()[0]
+    assert published.startswith("127.0.0.1:")
+    entry = open(os.path.join(os.path.dirname(config), "hosts", GOOD + ".conf")).read()
+    assert "Port %s\n" % published.split(":")[1] in entry
+    hosts = tmp_path / "ssh.yml"
+    hosts.write_text(yaml.safe_dump({"all": {"hosts": {GOOD: None, BAD: None}, "vars": {
+        "ansible_connection": "ansible.builtin.ssh", "ansible_ssh_common_args": "-F " + shlex.quote(config),
+        "ansible_python_interpreter": "/usr/bin/python3"}}}))
+    whoami = subprocess.run([os.path.join(BIN_DIR, "ansible"), "all", "-i", str(hosts), "-m", "ansible.builtin.command", "-a", "id -un"],
+                            capture_output=True, text=True, check=False, env=aws_env, cwd=REPO_ROOT, timeout=120)
+    assert whoami.returncode == 0, whoami.stdout + whoami.stderr
+    assert whoami.stdout.count("root") == 2, whoami.stdout
+    password = subprocess.run(["ssh", "-F", config, "-o", "BatchMode=yes", "-o", "PreferredAuthentications=password", GOOD, "true"],
+                              capture_output=True, text=True, check=False, timeout=60)
+    assert password.returncode == 255 and "Permission denied" in password.stderr, password.stderr
