@@ -68,10 +68,13 @@ def the_lab_files_match_the_plan(out, plan):
     with open(out / "instrumentation.yaml") as handle:
         instrumentation = yaml.safe_load(handle)
     assert instrumentation["kind"] == "Instrumentation"
+    collector = values_of(out.parent, "otel-collector")["config"]
+    assert sorted(collector["service"]["pipelines"]["metrics/mesh"]["receivers"]) == ["prometheus/hubble", "prometheus/ztunnel"]
     assert instrumentation["spec"]["exporter"]["endpoint"].startswith("http://otel-collector-opentelemetry-collector.%s.svc:" % plan["namespace"])
     assert plan["commands"][-1] == "kubectl apply -f instrumentation.yaml"
     dashboards = sorted(path.name for path in (out / "dashboards").iterdir())
-    assert dashboards == ["lgtm-lab-http.json", "lgtm-lab-logs.json", "lgtm-lab-service-graph.json"]
+    # The example deployment (inventories/local) scrapes Hubble and ztunnel: the network dashboard is there too.
+    assert dashboards == ["lgtm-lab-http.json", "lgtm-lab-logs.json", "lgtm-lab-network.json", "lgtm-lab-service-graph.json"]
     grafana = values_of(out.parent, "grafana")
     for name in dashboards:
         with open(out / "dashboards" / name) as handle:
