@@ -32,8 +32,8 @@ QUERIES = [
     Query("error_rate", "promql", "HTTP error rate by service (server spans with status ERROR)",
           "sum by (service) (rate(traces_spanmetrics_calls_total{%s, status_code=\"STATUS_CODE_ERROR\"}[$__rate_interval]))"
           " / sum by (service) (rate(traces_spanmetrics_calls_total{%s}[$__rate_interval]))" % (SERVER, SERVER), "{{service}}", "percentunit"),
-    Query("error_rate_5xx", "promql", "HTTP 5xx share by service (the span's http.status_code)",
-          "sum by (service) (rate(traces_spanmetrics_calls_total{%s, http_status_code=~\"5..\"}[$__rate_interval]))"
+    Query("error_rate_5xx", "promql", "HTTP 5xx share by service (the span's http.response.status_code)",
+          "sum by (service) (rate(traces_spanmetrics_calls_total{%s, http_response_status_code=~\"5..\"}[$__rate_interval]))"
           " / sum by (service) (rate(traces_spanmetrics_calls_total{%s}[$__rate_interval]))" % (SERVER, SERVER), "{{service}}", "percentunit"),
     Query("latency_p50", "promql", "Latency p50 by service", _quantile("0.5"), "p50 {{service}}", "s"),
     Query("latency_p95", "promql", "Latency p95 by service", _quantile("0.95"), "p95 {{service}}", "s"),

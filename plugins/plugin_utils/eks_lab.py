@@ -124,6 +124,17 @@ def _mimir_otlp_naming(values):
     limits["promote_otel_resource_attributes"] = "service.namespace,k8s.namespace.name,k8s.pod.name"
 
 
+# HTTP attributes of the stable semantic conventions (what current SDKs and agents set), beside the older ones.
+SPAN_METRIC_DIMENSIONS = ("http.request.method", "http.response.status_code")
+
+
+def _span_metric_dimensions(tempo):
+    """Span metrics split by the stable HTTP attributes too: the dashboards' 5xx share reads http_response_status_code."""
+    processor = tempo["metricsGenerator"]["config"]["processor"].setdefault("span_metrics", {})
+    dimensions = processor.setdefault("dimensions", [])
+    dimensions.extend(name for name in SPAN_METRIC_DIMENSIONS if name not in dimensions)
+
+
 def values(spec):
     """``eks_values.values(spec)`` with the lab's additions, and the operator release when instrumentation is on."""
     out = copy.deepcopy(eks_values.values(spec))
@@ -131,6 +142,8 @@ def values(spec):
         _add_scrapes(spec, out["otel-collector"])
     if "mimir" in out:
         _mimir_otlp_naming(out["mimir"])
+    if "tempo" in out:
+        _span_metric_dimensions(out["tempo"])
     if "grafana" in out:
         out["grafana"].update(eks_dashboards.grafana_values(spec))
     if instrumentation_enabled(spec):

@@ -219,6 +219,14 @@ def test_metrics_generator_writes_service_graphs_and_span_metrics_to_mimir_with_
     generator = values["tempo"]["metricsGenerator"]
     assert generator["enabled"] is True
     assert set(generator["config"]["processor"]) == {"service_graphs", "span_metrics"}
+    dimensions = generator["config"]["processor"]["span_metrics"]["dimensions"]
+    assert {"http.response.status_code", "http.status_code", "service.namespace"} <= set(dimensions) and len(dimensions) == len(set(dimensions))
+    # The dashboards' label filters are span-metric labels: the intrinsic ones and the dimensions as Tempo names them.
+    labels = {"service", "span_kind", "status_code", "span_name"} | {d.replace(".", "_") for d in dimensions}
+    for query in dash.QUERIES:
+        if query.language == "promql" and "spanmetrics" in query.expr:
+            used = set(re.findall(r"([a-z_]+)=~?\"", query.expr))
+            assert used <= labels, (query.key, used - labels)
     assert values["tempo"]["overrides"]["defaults"]["metrics_generator"]["processors"] == ["service-graphs", "span-metrics"]
     write = generator["config"]["storage"]["remote_write"]
     assert write == [{"url": "http://mimir-distributor.monitoring.svc:8080/api/v1/push", "send_exemplars": True,
