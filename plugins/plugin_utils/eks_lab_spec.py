@@ -60,7 +60,8 @@ def _choices(problems, value, allowed, field, at_least_one=True):
             problems.add(field, "unknown %r; allowed: %s" % (item, ", ".join(allowed)))
 
 
-def _check_instrumentation(spec, components, problems):
+def _check_instrumentation(spec, problems):
+    # Without the collector there is nothing to export to: instrumentation follows it (eks_lab.instrumentation_enabled).
     given = _keys(problems, spec["instrumentation"], DEFAULTS["instrumentation"], "instrumentation")
     if not given:
         return
@@ -77,9 +78,6 @@ def _check_instrumentation(spec, components, problems):
     if not VERSION.match(str(given["operator_version"])):
         problems.add("instrumentation.operator_version", "must be a chart version such as %s (got %r)"
                      % (OPERATOR_VERSION, given["operator_version"]))
-    if given["enabled"] is True and "otel_collector" not in components:
-        problems.add("instrumentation.enabled", "the instrumented workloads export to the collector: add otel_collector to components "
-                     "or turn instrumentation off")
 
 
 def _check_scrape(spec, components, problems):
@@ -108,7 +106,7 @@ def _check_argocd(spec, problems):
 
 def check(spec, components, problems):
     """Adds every problem of the lab fields of a spec already merged over the defaults."""
-    _check_instrumentation(spec, components, problems)
+    _check_instrumentation(spec, problems)
     _check_scrape(spec, components, problems)
     _bool(problems, spec["dashboards"], "dashboards")
     _check_argocd(spec, problems)

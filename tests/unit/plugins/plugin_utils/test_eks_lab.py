@@ -105,6 +105,9 @@ def test_plan_follows_version_overrides_and_leaves_the_operator_out_without_inst
     loki = plan["releases"][0]
     assert "--version 6.29.0" in loki["helm"]
     assert "otel-operator" not in eks_filter.eks_lgtm_values(dict(SPEC, instrumentation={"enabled": False}))
+    # Without the collector there is nothing to export to: no operator, no Instrumentation.
+    without = dict(SPEC, components=["loki", "mimir", "tempo", "grafana"])
+    assert "otel-operator" not in eks_filter.eks_lgtm_values(without) and "instrumentation.yaml" not in eks_filter.eks_lgtm_files(without)
 
 
 def test_argo_cd_applications_install_the_same_releases_with_the_same_values():
@@ -293,7 +296,6 @@ def test_each_mesh_scrape_is_its_own_switch(mesh, namespace, port, path):
     ({"instrumentation": {"propagators": "tracecontext"}}, "eks_lgtm_instrumentation.propagators: must be a list of"),
     ({"instrumentation": {"nmae": "x"}}, "eks_lgtm_instrumentation: unknown key nmae (did you mean name?)"),
     ({"instrumentation": {"operator_version": "latest"}}, "eks_lgtm_instrumentation.operator_version: must be a chart version"),
-    ({"components": ["loki", "mimir", "tempo", "grafana"]}, "eks_lgtm_instrumentation.enabled: the instrumented workloads export to the collector"),
     ({"scrape": {"hubble": "yes"}}, "eks_lgtm_scrape.hubble: must be true or false (got 'yes')"),
     ({"scrape": {"interval": "30"}}, "eks_lgtm_scrape.interval: must be seconds or minutes"),
     ({"scrape": {"ztunnel": True}, "components": ["loki", "tempo", "otel_collector", "grafana"], "instrumentation": {"enabled": True}},
