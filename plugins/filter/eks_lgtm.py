@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: lgtm.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""LGTM on EKS from one spec: its problems, the checked spec, the five charts' values, the install plan.
+"""LGTM on EKS from one spec: its problems, the checked spec, the charts' values, the install plan, the files beside them.
 
 With ``role=true`` (as lgtm.aws.eks_lgtm calls them) every problem names the role variable the user sets
 (``eks_lgtm_retention.logs``) instead of the spec field (``retention.logs``).
@@ -10,7 +10,7 @@ With ``role=true`` (as lgtm.aws.eks_lgtm calls them) every problem names the rol
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format_problem, plain as _plain
-from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values
+from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_dashboards, eks_gitops, eks_lab, eks_values
 
 
 def _names(role):
@@ -39,16 +39,26 @@ def eks_lgtm_spec(spec, role=False, references=True):
 
 
 def eks_lgtm_values(spec, role=False):
-    """Helm values per release (loki, mimir, tempo, otel-collector, grafana) for the enabled components."""
-    return eks_values.values(_checked(spec, "eks_lgtm_values", role))
+    """Helm values per release (loki, mimir, tempo, otel-collector, grafana, otel-operator) for the enabled components."""
+    return eks_lab.values(_checked(spec, "eks_lgtm_values", role))
 
 
 def eks_lgtm_plan(spec, role=False):
-    """Releases in install order with chart, repository, version, namespace and values file."""
-    return eks_values.plan(_checked(spec, "eks_lgtm_plan", role))
+    """Releases in install order with chart, repository, version, namespace, values file and helm command."""
+    return eks_gitops.plan(_checked(spec, "eks_lgtm_plan", role))
+
+
+def eks_lgtm_files(spec, role=False):
+    """Files written beside the values: ``{path: object}`` - the Instrumentation, Argo CD Applications, dashboards."""
+    checked = _checked(spec, "eks_lgtm_files", role)
+    files = dict(eks_lab.manifests(checked))
+    files.update(("argocd/" + name, app) for name, app in eks_gitops.applications(checked, eks_lab.values(checked)).items())
+    if checked["dashboards"]:
+        files.update(("dashboards/" + name, board) for name, board in eks_dashboards.dashboards(checked).items())
+    return files
 
 
 class FilterModule(object):
     def filters(self):
         return {"eks_lgtm_problems": eks_lgtm_problems, "eks_lgtm_spec": eks_lgtm_spec, "eks_lgtm_values": eks_lgtm_values,
-                "eks_lgtm_plan": eks_lgtm_plan}
+                "eks_lgtm_plan": eks_lgtm_plan, "eks_lgtm_files": eks_lgtm_files}

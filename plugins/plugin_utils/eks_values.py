@@ -17,6 +17,7 @@ import re
 # SpecError is part of this module's API: callers catch it from here.
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems, SpecError, closest, merge
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import check_keys as _keys, fail as _fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_lab_spec
 
 COMPONENTS = ("loki", "mimir", "tempo", "otel_collector", "grafana")
 GRAFANA_REPO = "https://grafana.github.io/helm-charts"
@@ -87,6 +88,9 @@ DEFAULTS = {
     "grafana_admin_secret": {"name": "grafana-admin", "user_key": "admin-user", "password_key": "admin-password"},
     "sampling": {"errors": True, "latency_threshold_ms": 2000, "percentage": 10},
 }
+# --- The lab (eks_lab_spec): instrumentation, scrape, dashboards, argocd; checked by eks_lab_spec.check. ---
+DEFAULTS.update(eks_lab_spec.DEFAULTS)
+# --- end of the lab's fields ---
 # Fields the storage and identity roles provide; the others are the user's settings.
 REFERENCES = ("buckets", "irsa_roles")
 
@@ -305,6 +309,7 @@ def validate(spec, references=True, names=None):
     _check_ingress(spec, components, problems)
     _check_sampling(spec, problems)
     _check_admin_secret(spec, problems)
+    eks_lab_spec.check(spec, components, problems)
     if references:
         _check_references(spec, components, problems, names)
     try:
@@ -532,7 +537,8 @@ def datasources(spec):
     if "mimir" in enabled:
         mimir = {"httpMethod": "POST", "prometheusType": "Mimir"}
         if "tempo" in enabled:
-            mimir["exemplarTraceIdDestinations"] = [{"name": "trace_id", "datasourceUid": "tempo"}]
+            # Exemplars carry the trace ID as traceID (Tempo's metrics generator) or trace_id (OTLP from applications).
+            mimir["exemplarTraceIdDestinations"] = [{"name": "traceID", "datasourceUid": "tempo"}, {"name": "trace_id", "datasourceUid": "tempo"}]
         out.append(source("Mimir", "prometheus", "mimir", urls["mimir_query"], mimir, default=True))
     if "loki" in enabled:
         loki = {"maxLines": 1000}

@@ -34,7 +34,8 @@ def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_clie
 
     with open(tmp_path / "eks" / "plan.yaml") as handle:
         plan = yaml.safe_load(handle)
-    assert [r["release"] for r in plan["releases"]] == ["loki", "mimir", "tempo", "otel-collector", "grafana"]
+    assert [r["release"] for r in plan["releases"]] == ["loki", "mimir", "tempo", "otel-collector", "otel-operator", "grafana"]
+    the_lab_files_match_the_plan(tmp_path / "eks", plan)
     buckets = {b["Name"] for b in aws_client("s3").list_buckets()["Buckets"]}
     loki, mimir, tempo = (values_of(tmp_path, r) for r in ("loki", "mimir", "tempo"))
     assert loki["loki"]["storage"]["bucketNames"]["chunks"] in buckets
@@ -51,6 +52,34 @@ def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_clie
         subjects = [v for s in trust["Statement"] for c in s["Condition"].values() for k, v in c.items() if k.endswith(":sub")]
         assert subjects == ["system:serviceaccount:%s:%s" % (plan["namespace"], values["serviceAccount"]["name"])], release
     assert not (tmp_path / "eks" / "grafana.values.yaml").read_text().count("adminPassword")
+
+
+def the_lab_files_match_the_plan(out, plan):
+    """plan.yaml's helm commands, the Argo CD Applications, the Instrumentation and the dashboards, as written."""
+    for release in plan["releases"]:
+        words = release["helm"].split()
+        assert words[:5] == ["helm", "upgrade", "--install", release["release"], "%s/%s" % (release["repo_name"], release["chart"])]
+        assert words[words.index("-f") + 1] == release["values_file"] and (out / release["values_file"]).is_file()
+        with open(out / "argocd" / ("%s.application.yaml" % release["release"])) as handle:
+            app = yaml.safe_load(handle)
+        assert app["kind"] == "Application" and app["spec"]["source"]["targetRevision"] == release["version"]
+        assert app["spec"]["source"]["helm"]["valuesObject"] == values_of(out.parent, release["release"])
+        assert app["spec"]["destination"]["namespace"] == release["namespace"]
+    with open(out / "instrumentation.yaml") as handle:
+        instrumentation = yaml.safe_load(handle)
+    assert instrumentation["kind"] == "Instrumentation"
+    collector = values_of(out.parent, "otel-collector")["config"]
+    assert sorted(collector["service"]["pipelines"]["metrics/mesh"]["receivers"]) == ["prometheus/hubble", "prometheus/ztunnel"]
+    assert instrumentation["spec"]["exporter"]["endpoint"].startswith("http://otel-collector-opentelemetry-collector.%s.svc:" % plan["namespace"])
+    assert plan["commands"][-1] == "kubectl apply -f instrumentation.yaml"
+    dashboards = sorted(path.name for path in (out / "dashboards").iterdir())
+    # The example deployment (inventories/local) scrapes Hubble and ztunnel: the network dashboard is there too.
+    assert dashboards == ["lgtm-lab-http.json", "lgtm-lab-logs.json", "lgtm-lab-network.json", "lgtm-lab-service-graph.json"]
+    grafana = values_of(out.parent, "grafana")
+    for name in dashboards:
+        with open(out / "dashboards" / name) as handle:
+            written = json.load(handle)
+        assert json.loads(grafana["dashboards"]["lgtm-lab"][name[:-len(".json")]]["json"]) == written
 
 
 def closed_port():

@@ -413,7 +413,8 @@ def test_ecs_configuration_follows_region_environment_and_tenant(site):
 def test_eks_values_follow_buckets_region_roles_and_tenant(site):
     eks = site.out / "eks"
     assert sorted(os.listdir(eks)) == sorted(["loki.values.yaml", "mimir.values.yaml", "tempo.values.yaml", "otel-collector.values.yaml",
-                                              "grafana.values.yaml", "plan.yaml"])
+                                              "otel-operator.values.yaml", "grafana.values.yaml", "plan.yaml", "instrumentation.yaml",
+                                              "argocd", "dashboards"])
     loki = _load(eks / "loki.values.yaml")
     assert loki["loki"]["storage"]["bucketNames"]["chunks"] == BASE + "-loki"
     assert loki["loki"]["storage"]["s3"]["region"] == REGION

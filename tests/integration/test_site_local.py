@@ -57,7 +57,8 @@ def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path)
     plan = (tmp_path / "eks" / "plan.yaml").read_text()
     assert "cluster:\n  name: aws-rag-local" in plan
     assert sorted(p.name for p in (tmp_path / "eks").iterdir()) == [
-        "grafana.values.yaml", "loki.values.yaml", "mimir.values.yaml", "otel-collector.values.yaml", "plan.yaml", "tempo.values.yaml"]
+        "argocd", "dashboards", "grafana.values.yaml", "instrumentation.yaml", "loki.values.yaml", "mimir.values.yaml",
+        "otel-collector.values.yaml", "otel-operator.values.yaml", "plan.yaml", "tempo.values.yaml"]
 
     # The local fleet (podman systemd containers) runs Alloy: three agents and a collector.
     fleet = json.loads((tmp_path / "alloy" / "fleet-summary.json").read_text())

@@ -170,7 +170,9 @@ def test_datasources_correlate_logs_traces_and_metrics():
     by_uid = dict((source["uid"], source) for source in provisioning["datasources"])
     assert set(by_uid) == {"mimir", "loki", "tempo"}
     assert [uid for uid, source in by_uid.items() if source["isDefault"]] == ["mimir"]
-    assert by_uid["mimir"]["jsonData"]["exemplarTraceIdDestinations"] == [{"name": "trace_id", "datasourceUid": "tempo"}]
+    # Tempo's metrics generator labels exemplars traceID; OTLP metrics from applications carry trace_id.
+    assert by_uid["mimir"]["jsonData"]["exemplarTraceIdDestinations"] == [{"name": "traceID", "datasourceUid": "tempo"},
+                                                                          {"name": "trace_id", "datasourceUid": "tempo"}]
     derived = by_uid["loki"]["jsonData"]["derivedFields"][0]
     assert derived["datasourceUid"] == "tempo" and derived["url"] == "$${__value.raw}"
     tempo = by_uid["tempo"]["jsonData"]
