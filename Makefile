@@ -10,6 +10,8 @@ COLLECTION_LINK := .collections/ansible_collections/lgtm/aws
 INVENTORY ?= inventories/local
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# EKS_CHART_SETS='["seed", "current"]' also writes those chart sets' values under out/eks/<set>/ (docs/eks.md).
+EKS_CHART_SETS ?=
 # The local AWS for `make run`; tests start their own on free ports.
 LOCAL_AWS_PORT ?= 5000
 LOCAL_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing \
@@ -18,7 +20,7 @@ LOCAL_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_
 .PHONY: help deps system-deps venv link run stop test lint sanity unit integration molecule build clean
 
 help:
-	@echo "make run   - run site.yml against the local AWS ($(INVENTORY))"
+	@echo "make run   - run site.yml against the local AWS ($(INVENTORY)); EKS_CHART_SETS='[\"seed\", \"current\"]' writes both EKS chart sets"
 	@echo "make stop  - stop the local AWS if 'make run' started it"
 	@echo "make test  - yamllint, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
@@ -44,7 +46,8 @@ link:
 run: deps
 	@mkdir -p out
 	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws start
-	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) $(ARGS)
+	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) \
+		$(if $(EKS_CHART_SETS),-e '{"eks_lgtm_export_chart_sets": $(EKS_CHART_SETS)}') $(ARGS)
 	@echo "The local AWS stays up at http://127.0.0.1:$(LOCAL_AWS_PORT) for the next run; 'make stop' stops it."
 
 stop:

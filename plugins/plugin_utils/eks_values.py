@@ -36,7 +36,7 @@ RELEASES = {
 # versions (tests/fixtures/charts/<chart>-<version>.keys.yaml); "kubernetes" is the oldest Kubernetes
 # version every chart of the set supports.
 CHART_SETS = {
-    "seed": {"kubernetes": "1.29", "needs": "mimir-distributed 6.0.5 (kubeVersion ^1.29)", "charts": {
+    "seed": {"kubernetes": "1.29", "needs": "mimir-distributed 6.0.5", "charts": {
         "loki": (GRAFANA_REPO, "6.27.0"), "mimir": (GRAFANA_REPO, "6.0.5"), "tempo": (GRAFANA_REPO, "1.60.0"),
         "otel_collector": (OTEL_REPO, "0.143.0"), "grafana": (GRAFANA_REPO, "10.5.5")}},
     "current": {"kubernetes": "1.32", "needs": "mimir-distributed 6.2", "charts": {
@@ -204,10 +204,10 @@ def _check_versions(spec, problems, names):
         return
     needed = CHART_SETS[chart_set]["kubernetes"]
     if int(match.group(1)) < int(needed.split(".")[1]):
-        problems.add("eks_version", "Kubernetes %s is older than chart set %r needs: %s or newer (%s); upgrade the cluster or set %s "
-                     "to a set for %s" % (version, chart_set, needed, CHART_SETS[chart_set]["needs"], names("chart_set"),
-                                          ", ".join(name for name, each in CHART_SETS.items()
-                                                    if int(each["kubernetes"].split(".")[1]) <= int(match.group(1))) or "none"))
+        fitting = [name for name, each in CHART_SETS.items() if int(each["kubernetes"].split(".")[1]) <= int(match.group(1))]
+        problems.add("eks_version", "Kubernetes %s is older than chart set %r needs: %s or newer (%s); upgrade the cluster%s"
+                     % (version, chart_set, needed, CHART_SETS[chart_set]["needs"],
+                        ", or set %s to one for Kubernetes %s: %s" % (names("chart_set"), version, ", ".join(fitting)) if fitting else ""))
 
 
 def _check_scale(spec, components, problems, names):
