@@ -199,6 +199,10 @@ def _check_versions(spec, problems, names):
     if version in ("", None):
         return
     match = KUBERNETES.match(str(version))
+    if isinstance(version, float) or match and len(match.group(1)) == 1:
+        problems.add("eks_version", "must be a Kubernetes minor version written as a string such as '1.30' (got %r: YAML reads an unquoted "
+                     "1.30 as the number 1.3)" % (version,))
+        return
     if not match:
         problems.add("eks_version", "must be a Kubernetes minor version such as 1.32 (got %r)" % (version,))
         return

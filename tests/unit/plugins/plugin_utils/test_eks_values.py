@@ -233,6 +233,8 @@ def without(path):
      "eks_version: Kubernetes 1.31 is older than chart set 'current' needs: 1.32 or newer (mimir-distributed 6.2)"),
     (dict(SPEC, eks_version="1.28"), "eks_version: Kubernetes 1.28 is older than chart set 'seed' needs: 1.29 or newer"),
     (dict(SPEC, eks_version="1.3x"), "eks_version: must be a Kubernetes minor version such as 1.32 (got '1.3x')"),
+    (dict(SPEC, eks_version=1.3), "eks_version: must be a Kubernetes minor version written as a string such as '1.30' (got 1.3"),
+    (dict(SPEC, eks_version="1.3"), "eks_version: must be a Kubernetes minor version written as a string such as '1.30' (got '1.3'"),
     (dict(SPEC, repositories={"grafana": "grafana-community"}), "repositories.grafana: must be a chart repository URL"),
     (dict(SPEC, repositories={"prometheus": "https://example.com"}), "repositories: unknown key prometheus"),
     (dict(SPEC, ingress={"host": "g", "security_groups": ["default"]}), "ingress.security_groups: 'default' is not a security group ID"),
