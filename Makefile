@@ -12,6 +12,8 @@ INVENTORY ?= inventories/local
 FLEET_CONNECTION ?=
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# EKS_CHART_SETS='["seed", "current"]' also writes those chart sets' values under out/eks/<set>/ (docs/eks.md).
+EKS_CHART_SETS ?=
 # The local AWS for `make run`; tests start their own on free ports.
 LOCAL_AWS_PORT ?= 5000
 LOCAL_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing \
@@ -22,6 +24,7 @@ LOCAL_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_
 help:
 	@echo "make run   - run site.yml against the local AWS ($(INVENTORY)); the local fleet over SSH,"
 	@echo "             or FLEET_CONNECTION=podman for podman exec"
+	@echo "             EKS_CHART_SETS='[\"seed\", \"current\"]' writes both EKS chart sets"
 	@echo "make stop  - stop the local AWS if 'make run' started it"
 	@echo "make test  - yamllint, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
@@ -48,7 +51,8 @@ run: deps
 	@mkdir -p out
 	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws start
 	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) \
-		$(if $(FLEET_CONNECTION),-e lgtm_local_fleet_connection=$(FLEET_CONNECTION)) $(ARGS)
+		$(if $(FLEET_CONNECTION),-e lgtm_local_fleet_connection=$(FLEET_CONNECTION)) \
+		$(if $(EKS_CHART_SETS),-e '{"eks_lgtm_export_chart_sets": $(EKS_CHART_SETS)}') $(ARGS)
 	@echo "The local AWS stays up at http://127.0.0.1:$(LOCAL_AWS_PORT) for the next run; 'make stop' stops it."
 
 stop:

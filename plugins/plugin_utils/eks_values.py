@@ -21,13 +21,28 @@ from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_lab_spec
 
 COMPONENTS = ("loki", "mimir", "tempo", "otel_collector", "grafana")
 GRAFANA_REPO = "https://grafana.github.io/helm-charts"
+COMMUNITY_REPO = "https://grafana-community.github.io/helm-charts"
+OTEL_REPO = "https://open-telemetry.github.io/opentelemetry-helm-charts"
 RELEASES = {
-    # component: (release, chart, repository, version, install order: backends, then the collector, then Grafana)
-    "loki": ("loki", "loki", GRAFANA_REPO, "6.27.0", 1),
-    "mimir": ("mimir", "mimir-distributed", GRAFANA_REPO, "6.0.5", 1),
-    "tempo": ("tempo", "tempo-distributed", GRAFANA_REPO, "1.60.0", 1),
-    "otel_collector": ("otel-collector", "opentelemetry-collector", "https://open-telemetry.github.io/opentelemetry-helm-charts", "0.143.0", 2),
-    "grafana": ("grafana", "grafana", GRAFANA_REPO, "10.5.5", 3),
+    # component: (release, chart, install order: backends, then the collector, then Grafana)
+    "loki": ("loki", "loki", 1),
+    "mimir": ("mimir", "mimir-distributed", 1),
+    "tempo": ("tempo", "tempo-distributed", 1),
+    "otel_collector": ("otel-collector", "opentelemetry-collector", 2),
+    "grafana": ("grafana", "grafana", 3),
+}
+# Two chart sets: `seed`, the pins the stack was written against, and `current`, the newest releases that
+# fit it (the Grafana and Loki charts moved to the grafana-community repository; tempo-distributed 3.x needs
+# a Kafka-compatible broker, so `current` keeps the newest 2.x). The values follow the keys of the set's
+# versions (tests/fixtures/charts/<chart>-<version>.keys.yaml); "kubernetes" is the oldest Kubernetes
+# version every chart of the set supports.
+CHART_SETS = {
+    "seed": {"kubernetes": "1.29", "needs": "mimir-distributed 6.0.5", "charts": {
+        "loki": (GRAFANA_REPO, "6.27.0"), "mimir": (GRAFANA_REPO, "6.0.5"), "tempo": (GRAFANA_REPO, "1.60.0"),
+        "otel_collector": (OTEL_REPO, "0.143.0"), "grafana": (GRAFANA_REPO, "10.5.5")}},
+    "current": {"kubernetes": "1.32", "needs": "mimir-distributed 6.2", "charts": {
+        "loki": (COMMUNITY_REPO, "18.11.0"), "mimir": (GRAFANA_REPO, "6.2.0"), "tempo": (COMMUNITY_REPO, "2.26.2"),
+        "otel_collector": (OTEL_REPO, "0.170.0"), "grafana": (COMMUNITY_REPO, "12.11.1")}},
 }
 # Scalable targets per component, as each chart names them, with their default replicas.
 TARGETS = {
@@ -40,8 +55,10 @@ TARGETS = {
     "grafana": {"grafana": 1},
 }
 # Targets that keep data on a volume, per component: (values key of the volume block, style).
+# Loki 6.x builds the ingester's and the compactor's volumes from persistence.claims[] (their
+# persistence.size/storageClass are read by no template); Loki 18 reads persistence.size/storageClass for all.
 VOLUMES = {
-    "loki": {"ingester": "claims", "indexGateway": "persistence", "compactor": "persistence", "ruler": "persistence"},
+    "loki": {"ingester": "claims", "indexGateway": "persistence", "compactor": "claims", "ruler": "persistence"},
     "mimir": {"ingester": "persistentVolume", "store_gateway": "persistentVolume", "compactor": "persistentVolume",
               "alertmanager": "persistentVolume"},
     "tempo": {"ingester": "persistence", "metricsGenerator": "persistence"},
@@ -60,6 +77,8 @@ QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$")
 HOST = re.compile(r"^(?=.{1,253}$)(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 CLUSTER_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+KUBERNETES = re.compile(r"^1\.([0-9]+)$")
+REPOSITORY = re.compile(r"^(https?|oci)://[^\s]+$")
 VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
 CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]+$")
@@ -72,7 +91,10 @@ DEFAULTS = {
     "cluster": {"name": None, "region": None},
     "namespace": "monitoring",
     "components": list(COMPONENTS),
+    "chart_set": "seed",
+    "eks_version": "",
     "versions": {},
+    "repositories": {},
     "buckets": {},
     "irsa_roles": {},
     "retention": {"logs": "365d", "metrics": "365d", "traces": "7d"},
@@ -166,10 +188,34 @@ def _components(spec, problems):
     return [name for name in components if name in COMPONENTS]
 
 
-def _check_versions(spec, problems):
+def _check_versions(spec, problems, names):
     for name, version in _known(problems, spec["versions"], COMPONENTS, "versions").items():
         if not VERSION.match(str(version)):
             problems.add("versions.%s" % name, "must be a chart version such as 6.27.0 (got %r)" % (version,))
+    for name, url in _known(problems, spec["repositories"], COMPONENTS, "repositories").items():
+        if not isinstance(url, str) or not REPOSITORY.match(url):
+            problems.add("repositories.%s" % name, "must be a chart repository URL (https://... or oci://...), got %r" % (url,))
+    chart_set = spec["chart_set"]
+    if chart_set not in CHART_SETS:
+        problems.add("chart_set", "unknown chart set %r%s; allowed: %s" % (chart_set, closest(str(chart_set), CHART_SETS), ", ".join(CHART_SETS)))
+        return
+    version = spec["eks_version"]
+    if version in ("", None):
+        return
+    match = KUBERNETES.match(str(version))
+    if isinstance(version, float) or match and len(match.group(1)) == 1:
+        problems.add("eks_version", "must be a Kubernetes minor version written as a string such as '1.30' (got %r: YAML reads an unquoted "
+                     "1.30 as the number 1.3)" % (version,))
+        return
+    if not match:
+        problems.add("eks_version", "must be a Kubernetes minor version such as 1.32 (got %r)" % (version,))
+        return
+    needed = CHART_SETS[chart_set]["kubernetes"]
+    if int(match.group(1)) < int(needed.split(".")[1]):
+        fitting = [name for name, each in CHART_SETS.items() if int(each["kubernetes"].split(".")[1]) <= int(match.group(1))]
+        problems.add("eks_version", "Kubernetes %s is older than chart set %r needs: %s or newer (%s); upgrade the cluster%s"
+                     % (version, chart_set, needed, CHART_SETS[chart_set]["needs"],
+                        ", or set %s to one for Kubernetes %s: %s" % (names("chart_set"), version, ", ".join(fitting)) if fitting else ""))
 
 
 def _check_scale(spec, components, problems, names):
@@ -302,7 +348,7 @@ def validate(spec, references=True, names=None):
     if not isinstance(spec["namespace"], str) or not K8S_NAME.match(spec["namespace"]):
         problems.add("namespace", "must be a Kubernetes name (lower case letters, digits, -), got %r" % (spec["namespace"],))
     components = _components(spec, problems)
-    _check_versions(spec, problems)
+    _check_versions(spec, problems, names)
     _check_scale(spec, components, problems, names)
     _check_retention(spec, problems)
     _check_tenancy(spec, problems)
@@ -334,6 +380,8 @@ def _scaled(spec, component, target, extra=None):
     if resources:
         block["resources"] = resources
     style = VOLUMES.get(component, {}).get(target)
+    if style == "claims" and spec["chart_set"] != "seed":
+        style = "persistence"
     if style == "claims":
         block["persistence"] = {"enabled": True, "claims": [{"name": "data", "size": spec["volume_size"], "storageClass": spec["storage_class"]}]}
     elif style == "persistence":
@@ -386,7 +434,8 @@ def loki_values(spec):
             "schemaConfig": {"configs": [{
                 "from": "2024-04-01", "store": "tsdb", "object_store": "s3", "schema": "v13",
                 "index": {"prefix": "loki_index_", "period": "24h"}}]},
-            "storage": {"type": "s3", "bucketNames": {"chunks": bucket, "ruler": bucket, "admin": bucket},
+            # Loki 6 also names the (enterprise) admin bucket; Loki 18 reads chunks and ruler only.
+            "storage": {"type": "s3", "bucketNames": dict({"chunks": bucket, "ruler": bucket}, **({"admin": bucket} if _seed(spec) else {})),
                         "s3": {"region": spec["cluster"]["region"], "endpoint": _s3_endpoint(spec)}},
             "limits_config": {"retention_period": "%dh" % retention, "allow_structured_metadata": True, "volume_enabled": True},
             "compactor": {"retention_enabled": True, "delete_request_store": "s3"},
@@ -406,6 +455,10 @@ def loki_values(spec):
     return values
 
 
+def _seed(spec):
+    return spec["chart_set"] == "seed"
+
+
 def _s3(spec, bucket):
     return {"backend": "s3", "s3": {"bucket_name": bucket}}
 
@@ -419,9 +472,13 @@ def mimir_values(spec):
         "blocks_storage": _s3(spec, spec["buckets"]["mimir_blocks"]),
         "alertmanager_storage": _s3(spec, spec["buckets"]["mimir_alertmanager"]),
         "ruler_storage": _s3(spec, spec["buckets"]["mimir_ruler"]),
-        # Chart 6.0 turns Kafka-based ingest storage on; this stack uses the classic write path.
-        "ingest_storage": {"enabled": False},
-        "ingester": {"push_grpc_method_enabled": True,
+        # Chart 6 turns Kafka-based ingest storage on; this stack uses the classic write path, as the chart's
+        # classic-architecture.yaml preset does: ingest storage off, and the Kafka-sized settings removed (null
+        # deletes the chart's value) so Mimir's own defaults apply (distributor.remote_timeout, the ingesters'
+        # gRPC push).
+        "ingest_storage": {"enabled": False, "kafka": {"address": None, "topic": None, "auto_create_topic_default_partitions": None}},
+        "distributor": {"remote_timeout": None},
+        "ingester": {"push_grpc_method_enabled": None,
                      "ring": {"replication_factor": spec["replication_factor"], "zone_awareness_enabled": zone_aware}},
         "store_gateway": {"sharding_ring": {"zone_awareness_enabled": zone_aware}},
         "limits": {"compactor_blocks_retention_period": "%dh" % retention, "max_global_exemplars_per_user": 100000},
@@ -482,17 +539,19 @@ def collector_config(spec):
     policies.append({"name": "slow", "type": "latency", "latency": {"threshold_ms": sampling["latency_threshold_ms"]}})
     policies.append({"name": "sample-rest", "type": "probabilistic", "probabilistic": {"sampling_percentage": sampling["percentage"]}})
     exporters, pipelines = {}, {}
-    # Exporter names as contrib 0.143 knows them (0.144 renames otlp/otlphttp to otlp_grpc/otlp_http, keeping aliases).
+    # Exporter names as the set's collector knows them: contrib 0.143 (seed) has otlp/otlphttp; 0.144 renamed
+    # them otlp_grpc/otlp_http (the old names stay as deprecated aliases), which the current set uses.
+    grpc, http = ("otlp", "otlphttp") if _seed(spec) else ("otlp_grpc", "otlp_http")
     if "tempo" in enabled:
-        exporters["otlp/tempo"] = dict({"endpoint": urls["tempo_otlp_grpc"], "tls": {"insecure": True}}, **({"headers": headers} if headers else {}))
-        pipelines["traces"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "tail_sampling", "batch"], "exporters": ["otlp/tempo"]}
+        exporters[grpc + "/tempo"] = dict({"endpoint": urls["tempo_otlp_grpc"], "tls": {"insecure": True}}, **({"headers": headers} if headers else {}))
+        pipelines["traces"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "tail_sampling", "batch"], "exporters": [grpc + "/tempo"]}
     if "mimir" in enabled:
-        exporters["otlphttp/mimir"] = dict({"endpoint": urls["mimir_otlp"]}, **({"headers": headers} if headers else {}))
-        pipelines["metrics"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": ["otlphttp/mimir"]}
+        exporters[http + "/mimir"] = dict({"endpoint": urls["mimir_otlp"]}, **({"headers": headers} if headers else {}))
+        pipelines["metrics"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": [http + "/mimir"]}
     if "loki" in enabled:
         # The contrib `loki` exporter is gone from recent releases: Loki takes OTLP on /otlp.
-        exporters["otlphttp/loki"] = dict({"endpoint": urls["loki_otlp"]}, **({"headers": headers} if headers else {}))
-        pipelines["logs"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": ["otlphttp/loki"]}
+        exporters[http + "/loki"] = dict({"endpoint": urls["loki_otlp"]}, **({"headers": headers} if headers else {}))
+        pipelines["logs"] = {"receivers": ["otlp"], "processors": ["memory_limiter", "batch"], "exporters": [http + "/loki"]}
     return {
         "receivers": {
             "otlp": {"protocols": {"grpc": {"endpoint": "${env:MY_POD_IP}:4317"}, "http": {"endpoint": "${env:MY_POD_IP}:4318"}}},
@@ -609,9 +668,16 @@ def plan(spec):
     for name in COMPONENTS:
         if name not in spec["components"]:
             continue
-        release, chart, repository, version, order = RELEASES[name]
+        release, chart, order = RELEASES[name]
+        repository, version = chart_of(spec, name)
         releases.append({"order": order, "component": name, "release": release, "chart": chart, "repository": repository,
-                         "version": str(spec["versions"].get(name, version)), "namespace": spec["namespace"],
-                         "values_file": "%s.values.yaml" % release})
+                         "version": version, "namespace": spec["namespace"], "values_file": "%s.values.yaml" % release})
     releases.sort(key=lambda entry: entry["order"])
-    return {"cluster": spec["cluster"], "namespace": spec["namespace"], "releases": releases}
+    return {"cluster": spec["cluster"], "namespace": spec["namespace"], "chart_set": spec["chart_set"],
+            "kubernetes_minimum": CHART_SETS[spec["chart_set"]]["kubernetes"], "releases": releases}
+
+
+def chart_of(spec, component):
+    """(repository, version) of a component's chart: the chart set's, or the spec's override of either."""
+    repository, version = CHART_SETS[spec["chart_set"]]["charts"][component]
+    return spec["repositories"].get(component, repository), str(spec["versions"].get(component, version))

@@ -2,6 +2,7 @@
 roles that exist, bad settings and missing outputs that stop before any AWS call (all their problems at
 once), and the Helm install where a cluster is given."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -19,14 +20,24 @@ SITE = os.path.join(REPO_ROOT, "site.yml")
 EKS = os.path.join(REPO_ROOT, "playbooks", "eks.yml")
 
 
-def values_of(out, release):
-    with open(os.path.join(out, "eks", release + ".values.yaml")) as handle:
+def values_of(out, release, chart_set=""):
+    with open(os.path.join(out, "eks", chart_set, release + ".values.yaml")) as handle:
         return yaml.safe_load(handle)
 
 
+def chart_keys():
+    """The unit tests' check of values against the keys each chart version's templates read."""
+    path = os.path.join(REPO_ROOT, "tests", "unit", "plugins", "plugin_utils", "test_eks_chart_keys.py")
+    spec = importlib.util.spec_from_file_location("eks_chart_keys", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_client, tmp_path):
-    # Tenancy on without a tenant of its own: the shared lgtm_tenant is the one sent.
-    tenancy = {"eks_lgtm_tenancy": {"enabled": True}, "lgtm_tenant": "acme-platform"}
+    # Tenancy on without a tenant of its own: the shared lgtm_tenant is the one sent. Both chart sets written:
+    # the installed one (seed) under eks/, the other under eks/current/.
+    tenancy = {"eks_lgtm_tenancy": {"enabled": True}, "lgtm_tenant": "acme-platform", "eks_lgtm_export_chart_sets": ["seed", "current"]}
     result = run_playbook(SITE, "--tags", "storage,identity,eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL, extra_vars=tenancy)
     assert result.rc == 0, result.stdout[-3000:]
     again = run_playbook(SITE, "--tags", "storage,identity,eks", "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL, extra_vars=tenancy)
@@ -52,6 +63,34 @@ def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_clie
         subjects = [v for s in trust["Statement"] for c in s["Condition"].values() for k, v in c.items() if k.endswith(":sub")]
         assert subjects == ["system:serviceaccount:%s:%s" % (plan["namespace"], values["serviceAccount"]["name"])], release
     assert not (tmp_path / "eks" / "grafana.values.yaml").read_text().count("adminPassword")
+
+    # Every key of both sets' values is one the templates of that set's chart version read.
+    keys = chart_keys()
+    for chart_set in ("", "current"):
+        with open(tmp_path / "eks" / chart_set / "plan.yaml") as handle:
+            set_plan = yaml.safe_load(handle)
+        assert set_plan["chart_set"] == (chart_set or "seed")
+        for release in set_plan["releases"]:
+            values = values_of(tmp_path, release["release"], chart_set)
+            facts = keys.facts(release["chart"], release["version"])
+            assert keys.unread_keys(facts, values, keys.mode_of(release["release"], values)) == [], (chart_set, release["release"])
+    assert dict((r["chart"], r["version"]) for r in set_plan["releases"])["loki"] == "18.11.0"
+    assert not (tmp_path / "eks" / "seed").exists()
+
+
+def test_a_chart_set_newer_than_the_cluster_stops_before_anything_is_written(run_playbook, aws_client, tmp_path):
+    # A cluster on Kubernetes 1.31; the current set needs 1.32 (mimir-distributed 6.2).
+    aws_client("eks").create_cluster(name="acme-k131", version="1.31", roleArn="arn:aws:iam::123456789012:role/eks",
+                                     resourcesVpcConfig={"subnetIds": []})
+    write_outputs(tmp_path)
+    result = run_playbook(EKS, "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL,
+                          extra_vars={"eks_lgtm_chart_set": "current", "eks_lgtm_cluster_name": "acme-k131"})
+    assert result.rc != 0
+    messages = result.failed_messages()
+    assert len(messages) == 1, messages
+    assert "runs Kubernetes 1.31; nothing was written or changed." in messages[0], messages[0]
+    assert "eks_lgtm_eks_version: Kubernetes 1.31 is older than chart set 'current' needs: 1.32 or newer" in messages[0], messages[0]
+    assert not (tmp_path / "eks").exists()
 
 
 def the_lab_files_match_the_plan(out, plan):
@@ -114,6 +153,8 @@ def test_every_bad_setting_is_reported_at_once_before_any_aws_call(run_playbook,
         "eks_lgtm_tenancy": {"enabled": True, "tenant": "acme platform"},
         "eks_lgtm_ingress": {"host": "grafana.example.com", "security_groups": ["default"]},
         "eks_lgtm_sampling": {"percentage": 120},
+        "eks_lgtm_chart_set": "current",
+        "eks_lgtm_eks_version": "1.31",
     })
     assert result.rc != 0
     messages = result.failed_messages()
@@ -122,10 +163,11 @@ def test_every_bad_setting_is_reported_at_once_before_any_aws_call(run_playbook,
                      "eks_lgtm_retention.logs: must be a multiple of Loki's 24h index period (got 36h)",
                      "eks_lgtm_tenancy.tenant: must be 1-150 letters, digits and !._*'()- (got 'acme platform')",
                      "eks_lgtm_ingress.security_groups: 'default' is not a security group ID",
-                     "eks_lgtm_sampling.percentage: must be a number between 0 and 100 (got 120)"):
+                     "eks_lgtm_sampling.percentage: must be a number between 0 and 100 (got 120)",
+                     "eks_lgtm_eks_version: Kubernetes 1.31 is older than chart set 'current' needs: 1.32 or newer"):
         assert expected in messages[0], messages[0]
     # Reported by the variable check every role runs first (lgtm.aws.settings), which includes the role's value checks.
-    assert messages[0].startswith("lgtm.aws.eks_lgtm: 5 problem(s) in the variables; nothing was changed."), messages[0]
+    assert messages[0].startswith("lgtm.aws.eks_lgtm: 6 problem(s) in the variables; nothing was changed."), messages[0]
     assert not (tmp_path / "eks").exists()
 
 

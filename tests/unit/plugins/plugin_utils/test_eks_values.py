@@ -1,4 +1,4 @@
-"""One spec, five Helm values files: the keys each pinned chart reads, S3 mode, correlation, bad specs."""
+"""One spec, five Helm values files: S3 mode, correlation, both chart sets, bad specs (the keys each chart reads: test_eks_chart_keys.py)."""
 import copy
 import os
 
@@ -10,7 +10,6 @@ from ansible_collections.lgtm.aws.plugins.filter import eks_lgtm as eks_filter
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values as ev
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format_problem
 
-CHARTS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "charts")
 ACCOUNT = "123456789012"
 SPEC = {
     "cluster": {"name": "acme-prod", "region": "eu-west-1"},
@@ -21,22 +20,12 @@ SPEC = {
     "ingress": {"host": "grafana.internal.example.com", "security_groups": ["sg-0123456789abcdef0"],
                 "certificate_arn": "arn:aws:acm:eu-west-1:%s:certificate/0f1e2d3c-aaaa-bbbb-cccc-111122223333" % ACCOUNT},
 }
-# Maps the charts pass on whole to the application's own configuration (their keys are the application's,
-# not the chart's): checked by the application-level tests below instead.
-ANNOTATIONS = "serviceAccount.annotations."
-FREE_FORM = {
-    "loki": ("loki.schemaConfig.", "loki.limits_config.", "loki.compactor.", ANNOTATIONS),
-    "mimir": ("mimir.structuredConfig.", ANNOTATIONS),
-    "tempo": ("storage.trace.s3.", "overrides.defaults.", "metricsGenerator.config.storage.", "metricsGenerator.config.processor.", ANNOTATIONS),
-    "otel-collector": ("config.",),
-    "grafana": ("datasources.", "ingress.annotations."),
-}
-CHART_FILES = {"loki": "loki-6.27.0", "mimir": "mimir-distributed-6.0.5", "tempo": "tempo-distributed-1.60.0",
-               "otel-collector": "opentelemetry-collector-0.143.0", "grafana": "grafana-10.5.5"}
 # What the collector chart's default config (values.yaml at 0.143.0) already defines and merges with ours.
 COLLECTOR_DEFAULTS = {"receivers": {"jaeger", "otlp", "prometheus", "zipkin"}, "processors": {"batch", "memory_limiter"}, "exporters": {"debug"}}
-# Exporter types shipped in otelcol-contrib 0.143.0 that this stack may use (the `loki` exporter is not one).
-CONTRIB_0_143_EXPORTERS = {"otlp", "otlphttp", "prometheusremotewrite", "debug"}
+# Exporter types this stack may use as each set's otelcol-contrib names them (the `loki` exporter is in neither):
+# 0.143 (seed), and the collector of chart 0.170 (contrib 0.158), which renamed otlp/otlphttp to otlp_grpc/otlp_http.
+CONTRIB_EXPORTERS = {"seed": {"otlp", "otlphttp", "prometheusremotewrite", "debug"},
+                     "current": {"otlp_grpc", "otlp_http", "debug"}}
 
 
 def spec(**changes):
@@ -47,38 +36,6 @@ def spec(**changes):
 
 def rendered(**changes):
     return ev.values(spec(**changes))
-
-
-def key_paths(node, prefix=""):
-    for key, value in node.items():
-        path = "%s.%s" % (prefix, key) if prefix else key
-        yield path
-        if isinstance(value, dict):
-            yield from key_paths(value, path)
-
-
-def unread_keys(release, values):
-    with open(os.path.join(CHARTS, CHART_FILES[release] + ".keys.yaml")) as handle:
-        known = set(yaml.safe_load(handle)["keys"])
-    return [path for path in key_paths(values) if path not in known and not path.startswith(FREE_FORM[release])]
-
-
-@pytest.mark.parametrize("release", sorted(CHART_FILES))
-def test_values_use_only_keys_the_pinned_chart_reads(release):
-    assert unread_keys(release, rendered()[release]) == [], CHART_FILES[release]
-
-
-def test_the_key_check_catches_what_a_chart_ignores():
-    # global.storageClass is a common mistake for Loki: loki 6.27.0 reads no such key (storage classes are per target).
-    loki = dict(rendered()["loki"], **{"global": {"storageClass": "gp3"}})
-    assert unread_keys("loki", loki) == ["global.storageClass"]
-
-
-def test_every_chart_key_file_is_for_the_pinned_version():
-    for component, (release, chart, _repo, version, _order) in ev.RELEASES.items():
-        with open(os.path.join(CHARTS, "%s-%s.keys.yaml" % (chart, version))) as handle:
-            data = yaml.safe_load(handle)
-        assert (data["chart"], data["version"]) == (chart, version), component
 
 
 def test_loki_distributed_on_s3_with_tsdb_v13():
@@ -105,7 +62,9 @@ def test_mimir_on_s3_with_irsa_and_no_minio_or_kafka():
     assert config["alertmanager_storage"]["s3"]["bucket_name"] == "acme-prod-mimir-alertmanager"
     assert config["ruler_storage"]["s3"]["bucket_name"] == "acme-prod-mimir-ruler"
     assert all(config[key]["backend"] == "s3" for key in ("blocks_storage", "alertmanager_storage", "ruler_storage"))
-    assert config["ingest_storage"] == {"enabled": False} and config["ingester"]["push_grpc_method_enabled"] is True
+    # As the chart's classic-architecture.yaml preset: ingest storage off, the Kafka-sized settings deleted (null).
+    assert config["ingest_storage"] == {"enabled": False, "kafka": {"address": None, "topic": None, "auto_create_topic_default_partitions": None}}
+    assert config["distributor"] == {"remote_timeout": None} and config["ingester"]["push_grpc_method_enabled"] is None
     assert mimir["minio"] == {"enabled": False} and mimir["kafka"] == {"enabled": False}
     assert mimir["rollout_operator"] == {"enabled": False} and mimir["ingester"]["zoneAwareReplication"] == {"enabled": False}
     assert config["limits"]["compactor_blocks_retention_period"] == "8760h"
@@ -137,8 +96,9 @@ def test_tempo_on_s3_with_otlp_and_the_metrics_generator_writing_to_mimir():
     assert tempo["multitenancyEnabled"] is True and tempo["minio"] == {"enabled": False}
 
 
-def test_collector_pipelines_are_complete_and_use_exporters_contrib_0_143_has():
-    collector = rendered()["otel-collector"]
+@pytest.mark.parametrize("chart_set, grpc, http", [("seed", "otlp", "otlphttp"), ("current", "otlp_grpc", "otlp_http")])
+def test_collector_pipelines_are_complete_and_use_exporters_the_set_s_contrib_has(chart_set, grpc, http):
+    collector = rendered(chart_set=chart_set)["otel-collector"]
     assert collector["mode"] == "deployment" and collector["image"]["repository"] == "otel/opentelemetry-collector-contrib"
     config = collector["config"]
     defined = dict((kind, COLLECTOR_DEFAULTS[kind] | set(k for k, v in config.get(kind, {}).items() if v is not None))
@@ -150,9 +110,9 @@ def test_collector_pipelines_are_complete_and_use_exporters_contrib_0_143_has():
         for kind in ("receivers", "processors", "exporters"):
             missing = set(pipeline.get(kind, [])) - defined[kind]
             assert not missing, "%s pipeline refers to undefined %s %s" % (name, kind, missing)
-    assert {name.split("/")[0] for name in config["exporters"]} <= CONTRIB_0_143_EXPORTERS
-    assert config["exporters"]["otlphttp/loki"]["endpoint"] == "http://loki-distributor.monitoring.svc:3100/otlp"
-    assert pipelines["traces"]["exporters"] == ["otlp/tempo"] and "tail_sampling" in pipelines["traces"]["processors"]
+    assert {name.split("/")[0] for name in config["exporters"]} <= CONTRIB_EXPORTERS[chart_set]
+    assert config["exporters"][http + "/loki"]["endpoint"] == "http://loki-distributor.monitoring.svc:3100/otlp"
+    assert pipelines["traces"]["exporters"] == [grpc + "/tempo"] and "tail_sampling" in pipelines["traces"]["processors"]
 
 
 def test_tail_sampling_keeps_errors_and_slow_traces_and_a_share_of_the_rest():
@@ -219,6 +179,26 @@ def test_plan_installs_backends_first_at_pinned_versions():
     assert all(r["namespace"] == "monitoring" and r["values_file"] == r["release"] + ".values.yaml" for r in plan["releases"])
 
 
+def test_the_current_set_installs_the_newest_charts_from_their_new_repositories():
+    plan = ev.plan(spec(chart_set="current", repositories={"mimir": "oci://registry.example.com/charts"}))
+    charts = dict((r["chart"], (r["repository"], r["version"])) for r in plan["releases"])
+    assert charts == {"loki": ("https://grafana-community.github.io/helm-charts", "18.11.0"),
+                      "mimir-distributed": ("oci://registry.example.com/charts", "6.2.0"),
+                      "tempo-distributed": ("https://grafana-community.github.io/helm-charts", "2.26.2"),
+                      "opentelemetry-collector": ("https://open-telemetry.github.io/opentelemetry-helm-charts", "0.170.0"),
+                      "grafana": ("https://grafana-community.github.io/helm-charts", "12.11.1")}
+    assert (plan["chart_set"], plan["kubernetes_minimum"]) == ("current", "1.32")
+    assert ev.plan(spec())["chart_set"] == "seed" and ev.plan(spec())["kubernetes_minimum"] == "1.29"
+    # tempo-distributed 3 needs a Kafka-compatible broker: the current set stays on 2.x.
+    assert ev.CHART_SETS["current"]["charts"]["tempo"][1].startswith("2.")
+
+
+@pytest.mark.parametrize("chart_set, eks_version", [("seed", "1.29"), ("seed", "1.33"), ("current", "1.32"), ("current", "1.34"),
+                                                    ("current", "")])
+def test_a_cluster_new_enough_for_the_set_passes(chart_set, eks_version):
+    assert spec(chart_set=chart_set, eks_version=eks_version)["chart_set"] == chart_set
+
+
 def test_components_can_be_dropped():
     values = ev.values(spec(components=["tempo", "otel_collector"], buckets={"tempo": "t"}, irsa_roles={"tempo": SPEC["irsa_roles"]["tempo"]}))
     assert set(values) == {"tempo", "otel-collector"}
@@ -250,6 +230,15 @@ def without(path):
     (dict(SPEC, namespace="Monitoring"), "namespace: must be a Kubernetes name"),
     (dict(SPEC, replication_factor=3), "replicas.loki.ingester: must be at least replication_factor (3)"),
     (dict(SPEC, versions={"loki": "latest"}), "versions.loki: must be a chart version"),
+    (dict(SPEC, chart_set="newest"), "chart_set: unknown chart set 'newest'; allowed: seed, current"),
+    (dict(SPEC, chart_set="current", eks_version="1.31"),
+     "eks_version: Kubernetes 1.31 is older than chart set 'current' needs: 1.32 or newer (mimir-distributed 6.2)"),
+    (dict(SPEC, eks_version="1.28"), "eks_version: Kubernetes 1.28 is older than chart set 'seed' needs: 1.29 or newer"),
+    (dict(SPEC, eks_version="1.3x"), "eks_version: must be a Kubernetes minor version such as 1.32 (got '1.3x')"),
+    (dict(SPEC, eks_version=1.3), "eks_version: must be a Kubernetes minor version written as a string such as '1.30' (got 1.3"),
+    (dict(SPEC, eks_version="1.3"), "eks_version: must be a Kubernetes minor version written as a string such as '1.30' (got '1.3'"),
+    (dict(SPEC, repositories={"grafana": "grafana-community"}), "repositories.grafana: must be a chart repository URL"),
+    (dict(SPEC, repositories={"prometheus": "https://example.com"}), "repositories: unknown key prometheus"),
     (dict(SPEC, ingress={"host": "g", "security_groups": ["default"]}), "ingress.security_groups: 'default' is not a security group ID"),
     (dict(SPEC, ingress={"host": "g", "certificate_arn": "arn:aws:iam::1:server-certificate/x"}), "ingress.certificate_arn: must be an ACM certificate ARN"),
     (dict(SPEC, ingress={"host": ""}), "ingress.host: is required when the Grafana ingress is enabled"),
