@@ -15,6 +15,7 @@ import os
 import ssl
 import threading
 import time
+import warnings
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -54,6 +55,8 @@ def accept_any(server, session, envelope, mechanism, auth_data):
 
 
 def main():
+    # aiosmtpd 1.4 warns about its own use of a deprecated attribute on every AUTH.
+    warnings.filterwarnings("ignore", message="Session.login_data")
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=25)
