@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # The local SMTP sink of `scripts/local-docker smtp-sink`: a real SMTP server (Debian's aiosmtpd) that
 # delivers nowhere. Every message it accepts is written to MAIL_DIR (a host directory mounted into the
 # container) as NNNNNN.eml, and one JSON line per message is appended to MAIL_DIR/index.jsonl:
@@ -6,7 +5,7 @@
 # subject and the time it arrived (seconds since the epoch). It offers STARTTLS with a self-signed
 # certificate (Alertmanager requires TLS by default and Go sends credentials only over TLS) and accepts
 # any AUTH PLAIN/LOGIN credentials.
-#   docker-smtp-sink.py [--port 25] [--mail-dir /var/mail/sink] [--cert FILE --key FILE]
+#   python3 docker-smtp-sink.py [--port 25] [--mail-dir /var/mail/sink] [--cert FILE --key FILE]
 import argparse
 import email
 import email.policy

@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 # TEST STAND-IN for the container images no registry here carries (Grafana, Loki, Tempo, Mimir, Keycloak,
 # cAdvisor, Alloy), copied into the local images `scripts/local-docker images` builds. It is none of them.
 # Each image calls it at the real image's entrypoint path as `docker-standin.py PRODUCT ARGS...`. It:
@@ -299,7 +298,7 @@ def serve(product, args):
     })
     servers = []
     for role, port in ports.items():
-        host, _, number = str(port).rpartition(":")
+        host, _colon, number = str(port).rpartition(":")
         server = Server((host or "0.0.0.0", int(number)),
                         make_handler(product, role, state, health_enabled, metrics_enabled, imported_realms))
         servers.append(server)
