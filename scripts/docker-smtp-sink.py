@@ -4,9 +4,10 @@
 # envelope sender and recipients, the AUTH user (never the password), whether STARTTLS was used, the
 # subject and the time it arrived (seconds since the epoch). It offers STARTTLS with a self-signed
 # certificate (Alertmanager requires TLS by default and Go sends credentials only over TLS) and accepts
-# any AUTH PLAIN/LOGIN credentials.
+# any AUTH PLAIN/LOGIN credentials (LOGIN with the "Username:"/"Password:" challenges Go clients expect).
 #   python3 docker-smtp-sink.py [--port 25] [--mail-dir /var/mail/sink] [--cert FILE --key FILE]
 import argparse
+import base64
 import email
 import email.policy
 import json
@@ -14,10 +15,10 @@ import os
 import ssl
 import threading
 import time
-import warnings
+import logging
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 
 class Sink:
@@ -25,6 +26,19 @@ class Sink:
         self.mail_dir = mail_dir
         self.lock = threading.Lock()
         os.makedirs(mail_dir, exist_ok=True)
+
+    async def auth_LOGIN(self, server, args):  # pylint: disable=invalid-name
+        """LOGIN with the challenges most clients expect ("Username:", "Password:"); Go clients such as
+        Alertmanager's refuse aiosmtpd's own ("User Name")."""
+        login = args[1].encode() if len(args) > 1 else await server.challenge_auth("Username:")
+        if login is MISSING:
+            return AuthResult(success=False, handled=False)
+        if len(args) > 1:
+            login = base64.b64decode(login)
+        password = await server.challenge_auth("Password:")
+        if password is MISSING:
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, handled=False, auth_data=LoginPassword(login, password))
 
     async def handle_DATA(self, server, session, envelope):
         received = time.time()
@@ -54,8 +68,8 @@ def accept_any(server, session, envelope, mechanism, auth_data):
 
 
 def main():
-    # aiosmtpd 1.4 warns about its own use of a deprecated attribute on every AUTH.
-    warnings.filterwarnings("ignore", message="Session.login_data")
+    # aiosmtpd 1.4 logs a warning about its own use of a deprecated attribute on every AUTH.
+    logging.getLogger("mail.log").addFilter(lambda record: "login_data is deprecated" not in record.getMessage())
     parser = argparse.ArgumentParser()
     parser.add_argument("--host", default="0.0.0.0")
     parser.add_argument("--port", type=int, default=25)

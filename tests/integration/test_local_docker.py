@@ -126,24 +126,62 @@ def test_the_real_programs_check_configurations_at_the_upstream_paths(local_dock
     assert check("alloy", "/bin/alloy", "validate", "/check/bad.alloy").returncode == 1
 
 
-def test_the_smtp_sink_receives_a_mail_sent_from_a_container_on_a_user_network(local_docker, stack, tmp_path):  # noqa: F811
+ALERTMANAGER_MAIL = """\
+global:
+  smtp_smarthost: smtp-sink:25
+  smtp_from: alertmanager@example.org
+  smtp_auth_username: alertmanager
+  smtp_auth_password: a-password
+route:
+  receiver: mail
+  group_wait: 0s
+receivers:
+  - name: mail
+    email_configs:
+      - to: ops@example.org
+        tls_config:
+          insecure_skip_verify: true
+"""
+
+
+def test_the_smtp_sink_receives_mails_sent_from_containers_on_a_user_network(local_docker, stack, tmp_path):  # noqa: F811
+    """One from Python's smtplib (AUTH PLAIN), one from the real Alertmanager (Go's client: STARTTLS, AUTH LOGIN)."""
     mail_dir = tmp_path / "mail"
+    (tmp_path / "alertmanager.yml").write_text(ALERTMANAGER_MAIL)
+    os.chmod(tmp_path, 0o755)
+    os.chmod(tmp_path / "alertmanager.yml", 0o644)
     send = textwrap.dedent("""\
         import smtplib, ssl
         smtp = smtplib.SMTP("smtp-sink", 25, timeout=10)
         smtp.starttls(context=ssl._create_unverified_context())
-        smtp.login("alertmanager", "a-password")
+        smtp.login("smtplib", "a-password")
         smtp.sendmail("am@example.org", ["ops@example.org"], "Subject: [FIRING:1] TargetDown\\r\\n\\r\\nnode_exporter is down\\r\\n")
         smtp.quit()
         """)
+    alertmanager = f"{PREFIX}-mailer"
     with local_docker.smtp_sink(stack["network"], mail_dir, f"{PREFIX}-sink") as sink:
-        assert not local_docker.wait_healthy([sink], timeout=30)
-        local_docker.docker("exec", "-i", stack["names"]["alertmanager"], "python3", "-", input=send)
-        deadline = time.time() + 10
-        while not local_docker.mails(mail_dir) and time.time() < deadline:
-            time.sleep(0.2)
-    (mail,) = local_docker.mails(mail_dir)
-    assert mail["subject"] == "[FIRING:1] TargetDown" and mail["rcpt_to"] == ["ops@example.org"]
-    assert mail["starttls"] and mail["auth_user"] == "alertmanager"
-    assert "node_exporter is down" in (mail_dir / mail["file"]).read_text()
+        try:
+            assert not local_docker.wait_healthy([sink], timeout=30)
+            local_docker.docker("exec", "-i", stack["names"]["alertmanager"], "python3", "-", input=send)
+            local_docker.docker("run", "-d", "--name", alertmanager, "--network", stack["network"],
+                                "-v", f"{tmp_path}/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro",
+                                local_docker.images["alertmanager"], "--config.file=/etc/alertmanager/alertmanager.yml",
+                                "--storage.path=/alertmanager", "--cluster.listen-address=")
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                added = local_docker.docker("exec", alertmanager, "/bin/amtool", "alert", "add", "NodeDown", "job=node",
+                                            "--alertmanager.url=http://127.0.0.1:9093", check=False)
+                if added.returncode == 0:
+                    break
+                time.sleep(0.5)
+            while len(local_docker.mails(mail_dir)) < 2 and time.time() < deadline:
+                time.sleep(0.2)
+        finally:
+            local_docker.docker("rm", "-f", alertmanager, check=False)
+    by_user = {mail["auth_user"]: mail for mail in local_docker.mails(mail_dir)}
+    assert set(by_user) == {"smtplib", "alertmanager"}, by_user
+    assert all(mail["starttls"] and mail["rcpt_to"] == ["ops@example.org"] for mail in by_user.values())
+    assert by_user["smtplib"]["subject"] == "[FIRING:1] TargetDown"
+    assert "node_exporter is down" in (mail_dir / by_user["smtplib"]["file"]).read_text()
+    assert "NodeDown" in by_user["alertmanager"]["subject"]
     assert "a-password" not in (mail_dir / "index.jsonl").read_text()
