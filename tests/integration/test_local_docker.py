@@ -4,12 +4,13 @@ images' own binaries, and the SMTP sink receives a mail sent from a container on
 
 import json
 import os
+import subprocess
 import textwrap
 import time
 
 import pytest
 
-from docker_env import local_docker  # noqa: F401 pylint: disable=unused-import
+from docker_env import SCRIPT, local_docker  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -124,6 +125,19 @@ def test_the_real_programs_check_configurations_at_the_upstream_paths(local_dock
     assert check("loki", "/usr/bin/loki", "-verify-config", "-config.file=/etc/loki/local-config.yaml").returncode == 0
     assert check("loki", "/usr/bin/loki", "-verify-config", "-config.file=/check/loki-bad.yaml").returncode == 1
     assert check("alloy", "/bin/alloy", "validate", "/check/bad.alloy").returncode == 1
+    # A stand-in refuses to start on a configuration the real server would reject, as the real one does.
+    (tmp / "refused.yaml").write_text("server:\n  http_listen_port: 3100\n# lgtm-standin: refuse-to-start\n")
+    os.chmod(tmp / "refused.yaml", 0o644)
+    for config in ("/check/loki-bad.yaml", "/check/refused.yaml"):
+        started = local_docker.docker("run", "--rm", *mount, local_docker.images["loki"], f"-config.file={config}", check=False)
+        assert started.returncode == 1 and config in started.stderr, started.stderr
+
+
+def test_a_second_image_build_reuses_every_image(local_docker):  # noqa: F811
+    started = time.time()
+    proc = subprocess.run([SCRIPT, "images"], capture_output=True, text=True, timeout=300, check=True)
+    assert "built" not in proc.stderr, proc.stderr
+    assert time.time() - started < 20
 
 
 ALERTMANAGER_MAIL = """\
