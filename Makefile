@@ -25,7 +25,7 @@ help:
 	@echo "make run   - run site.yml against the local AWS ($(INVENTORY)); the local fleet over SSH,"
 	@echo "             or FLEET_CONNECTION=podman for podman exec"
 	@echo "             EKS_CHART_SETS='[\"seed\", \"current\"]' writes both EKS chart sets"
-	@echo "make stop  - stop the local AWS if 'make run' started it"
+	@echo "make stop  - stop the local AWS and Docker Engine if 'make run' started them"
 	@echo "make test  - yamllint, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
 deps: system-deps venv link
@@ -46,17 +46,25 @@ link:
 	@test -L $(COLLECTION_LINK) || ln -sfn ../../.. $(COLLECTION_LINK)
 
 # The local AWS keeps running after a run, so the account persists like a real one and a second
-# run reports changed=0. `make stop` stops it, and only if `make run` started it.
+# run reports changed=0. `make stop` stops it, and only if `make run` started it. The same holds for the
+# Docker Engine (dockerd, started by hand when nothing answers on its socket) that the Docker path
+# (group lgtm_docker) runs on; its images are built locally (nothing can be pulled here), once, and the
+# SMTP sink joins the stack's network after the run has made it.
 run: deps
 	@mkdir -p out
 	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws start
+	@scripts/local-docker start
+	@scripts/local-docker images
 	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) \
 		$(if $(FLEET_CONNECTION),-e lgtm_local_fleet_connection=$(FLEET_CONNECTION)) \
 		$(if $(EKS_CHART_SETS),-e '{"eks_lgtm_export_chart_sets": $(EKS_CHART_SETS)}') $(ARGS)
+	@scripts/local-docker smtp-sink start
 	@echo "The local AWS stays up at http://127.0.0.1:$(LOCAL_AWS_PORT) for the next run; 'make stop' stops it."
+	@echo "The Docker Engine and the SMTP sink stay up too (scripts/local-docker status); 'make stop' stops what make run started."
 
 stop:
 	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws stop
+	@scripts/local-docker stop
 
 test: deps lint sanity unit integration molecule
 
