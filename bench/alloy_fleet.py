@@ -7,7 +7,7 @@ Run: .venv/bin/python bench/alloy_fleet.py [--sizes 1,5,10,20] [--connections ss
 
 Hosts are containers of scripts/local-fleet (its image, repository and SSH set-up; LGTM_FLEET_IMAGE,
 LGTM_FLEET_DIR and the other variables it reads apply), named <prefix>-1..N, created fresh (not timed) before
-each role's "from scratch" run and removed at the end. Both roles install the same stand-in alloy 1.16.0 package
+each role's "from scratch" run and removed at the end. Both roles install the same stand-in alloy 1.18.1 package
 with the same configuration text: lgtm.aws.alloy through the signed local APT repository, grafana.grafana.alloy
 from the .deb its `deb:` install takes, with the configuration lgtm.aws.alloy renders for the host (rendered
 before the timed runs, not timed).
@@ -42,6 +42,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, ".venv", "bin")
 FLEET = os.path.join(REPO, "scripts", "local-fleet")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+VERSION = "1.18.1"
 COMMON = {
     "ansible_python_interpreter": "/usr/bin/python3",
     "alloy_mimir_url": "http://mimir.example.internal/api/v1/push",
@@ -49,6 +50,8 @@ COMMON = {
     "alloy_tempo_endpoint": "tempo.example.internal:4317",
     "alloy_apt_repository_url": "file:/srv/lgtm-fleet/apt",
     "alloy_apt_key_url": "file:///srv/lgtm-fleet/apt/gpg.key",
+    # Both roles install this version of the stand-in package (the default pin of lgtm.aws.alloy).
+    "alloy_version": VERSION,
 }
 ROLE_NAMES = {"lgtm": "lgtm.aws.alloy", "grafana": "grafana.grafana.alloy"}
 PHASES = {"scratch": "from scratch", "nochange": "no change"}
@@ -72,8 +75,8 @@ def render_play(config_dir):
 
 def grafana_play(config_dir):
     return [{"name": "grafana.grafana.alloy", "hosts": "bench", "gather_facts": True, "roles": [{
-        "role": "grafana.grafana.alloy", "alloy_version": "1.16.0",
-        "alloy_download_url_deb": "/srv/lgtm-fleet/apt/pool/main/alloy_1.16.0_all.deb",
+        "role": "grafana.grafana.alloy", "alloy_version": VERSION,
+        "alloy_download_url_deb": "/srv/lgtm-fleet/apt/pool/main/alloy_%s_all.deb" % VERSION,
         "alloy_config": "{{ lookup('ansible.builtin.file', '%s/' ~ inventory_hostname ~ '.alloy') }}" % config_dir,
         "alloy_user_groups": ["adm", "systemd-journal"]}]}]
 

@@ -10,7 +10,7 @@ With ``role=true`` (as lgtm.aws.eks_lgtm calls them) every problem names the rol
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format_problem, plain as _plain
-from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_dashboards, eks_gitops, eks_lab, eks_values
+from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_export, eks_gitops, eks_lab, eks_values
 
 
 def _names(role):
@@ -51,14 +51,16 @@ def eks_lgtm_plan(spec, role=False):
 def eks_lgtm_files(spec, role=False):
     """Files written beside the values: ``{path: object}`` - the Instrumentation, Argo CD Applications, dashboards."""
     checked = _checked(spec, "eks_lgtm_files", role)
-    files = dict(eks_lab.manifests(checked))
-    files.update(("argocd/" + name, app) for name, app in eks_gitops.applications(checked, eks_lab.values(checked)).items())
-    if checked["dashboards"]:
-        files.update(("dashboards/" + name, board) for name, board in eks_dashboards.dashboards(checked).items())
-    return files
+    return eks_export.lab_files(checked, eks_lab.values(checked))
+
+
+def eks_lgtm_export(spec, role=False, chart_set=None):
+    """Every file the role writes, as ``{path: text}``: values, plan and the lab's files (with ``chart_set``: that
+    set's values and plan under ``<chart_set>/``)."""
+    return eks_export.texts(_checked(spec, "eks_lgtm_export", role), chart_set=chart_set)
 
 
 class FilterModule(object):
     def filters(self):
         return {"eks_lgtm_problems": eks_lgtm_problems, "eks_lgtm_spec": eks_lgtm_spec, "eks_lgtm_values": eks_lgtm_values,
-                "eks_lgtm_plan": eks_lgtm_plan, "eks_lgtm_files": eks_lgtm_files}
+                "eks_lgtm_plan": eks_lgtm_plan, "eks_lgtm_files": eks_lgtm_files, "eks_lgtm_export": eks_lgtm_export}

@@ -55,3 +55,10 @@ def test_helpers_read_what_their_callers_pass(chart_keys):
 
 def test_a_key_defined_but_never_read_is_not_a_read(chart_keys):
     assert "compactor.persistence.size" not in read(chart_keys, "{{- range .Values.compactor.persistence.claims }}{{ .size }}{{ end }}")
+
+
+def test_files_a_template_renders_with_tpl_count_as_read_by_it(chart_keys):
+    files = ["conf/crds/a.yaml", "conf/crds/b.yaml", "conf/other.txt", "templates/x.yaml"]
+    template = '{{ tpl (.Files.Get "conf/other.txt") . }}{{ range $p, $_ := .Files.Glob "conf/crds/*.yaml" }}{{ end }}'
+    assert chart_keys.included_files(template, files) == {"conf/other.txt", "conf/crds/a.yaml", "conf/crds/b.yaml"}
+    assert chart_keys.included_files('{{ .Files.Get "missing.yaml" }}', files) == set()
