@@ -12,6 +12,18 @@ NEXT_DIR = ".next"
 GENERATED_SECRETS = ("grafana_admin_password", "keycloak_admin_password", "oauth_client_secret")
 
 
+def directories(spec, file_list):
+    """[{path, mode}] on the host: the configuration, its next copy, secrets and certificates (0700 where a
+    directory holds a secret-bearing file; those files are bind-mounted one by one)."""
+    root = spec["config_dir"]
+    private = set(f["path"].rsplit("/", 1)[0] for f in file_list if f["sensitive"])
+    out = [{"path": root, "mode": "0755"}] + [{"path": "%s/%s" % (root, d), "mode": "0700"} for d in ("secrets", "certs", NEXT_DIR)]
+    for base in (root, "%s/%s" % (root, NEXT_DIR)):
+        for relative in sorted(set(f["path"].rsplit("/", 1)[0] for f in file_list)):
+            out.append({"path": "%s/%s" % (base, relative), "mode": "0700" if relative in private else "0755"})
+    return out
+
+
 def plan(given, secrets=None, storage_outputs=None):
     """``given``: the spec; ``secrets``: their values (read on the host) for the files that must carry them.
 
@@ -40,7 +52,7 @@ def plan(given, secrets=None, storage_outputs=None):
         "all_volumes": [docker_lgtm_containers.volume_name(spec, n) for n in docker_lgtm_spec.SERVICES
                         if docker_lgtm_containers.PATHS[n][1]],
         "secrets": [{"name": name, "generate": name in GENERATED_SECRETS, "given": bool(values.get(name))} for name in used],
-        "directories": sorted(set(f["path"].rsplit("/", 1)[0] for f in file_list)),
+        "directories": directories(spec, file_list),
         "files": file_list,
         "containers": containers,
         "hosts": docker_lgtm_proxy.hosts(spec),

@@ -8,6 +8,7 @@ the spec over ``DEFAULTS`` (spec_checks.merge) and returns it with the derived p
 the registry prefix, S3 buckets), or raises ``SpecError`` listing every problem at once.
 """
 
+import posixpath
 import re
 
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_checks as check
@@ -303,6 +304,8 @@ def validate(spec, storage_outputs=None):
     with problems.section():
         _dependencies(spec, problems)
     problems.raise_if_any()
+    for key in ("config_dir", "backup_dir"):
+        spec[key] = posixpath.normpath(spec[key])
     spec["enabled"] = [name for name in SERVICES if spec["services"][name]["enabled"]]
     spec["images"] = dict((name, image_of(spec, name)) for name in SERVICES)
     for key in ("cloudwatch_metrics_tenant", "cloudwatch_logs_tenant"):
