@@ -21,19 +21,20 @@ SECRETS_DIR = "/run/secrets"
 PATHS = {
     "proxy": ("/etc/caddy", "/data"), "grafana": ("/etc/grafana", "/var/lib/grafana"),
     "prometheus": ("/etc/prometheus", "/prometheus"), "alertmanager": ("/etc/alertmanager", "/alertmanager"),
-    "pushgateway": (None, "/data"), "node_exporter": (None, None), "cadvisor": (None, None),
+    "pushgateway": (None, None), "node_exporter": (None, None), "cadvisor": (None, None),
     "loki": ("/etc/loki", "/loki"), "tempo": ("/etc/tempo", "/var/tempo"), "mimir": ("/etc/mimir", "/data"),
     "memcached": (None, None), "keycloak": (None, "/opt/keycloak/data"), "alloy": ("/etc/alloy", "/var/lib/alloy/data"),
 }
 
 
 def _wget(port, path):
-    return ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:%d%s" % (port, path)]
+    # A GET (not --spider's HEAD, which some endpoints refuse), in busybox's and GNU wget's common options.
+    return ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:%d%s" % (port, path)]
 
 
 def _bash_http(port, path):
-    # Images without wget or curl (Keycloak, Alloy): bash's /dev/tcp.
-    return ["CMD-SHELL", "exec 3<>/dev/tcp/127.0.0.1/%d && printf 'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 "
+    # Images without wget or curl (Keycloak, Alloy): bash's /dev/tcp (bash by name: /bin/sh may be dash).
+    return ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/%d && printf 'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 "
             "&& head -n1 <&3 | grep -q ' 200'" % (port, path)]
 
 
@@ -44,7 +45,7 @@ HEALTHCHECKS = {
     "pushgateway": _wget(9091, "/-/healthy"), "node_exporter": _wget(9100, "/metrics"),
     "cadvisor": _wget(8080, "/healthz"), "loki": _wget(3100, "/ready"), "tempo": _wget(3200, "/ready"),
     "mimir": _wget(8080, "/ready"), "keycloak": _bash_http(9000, "/health/ready"), "alloy": _bash_http(12345, "/-/ready"),
-    "memcached": ["CMD-SHELL", "exec 3<>/dev/tcp/127.0.0.1/11211 && printf 'version\\r\\n' >&3 && head -c 7 <&3 | grep -q VERSION"],
+    "memcached": ["CMD", "bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/11211 && printf 'version\\r\\n' >&3 && head -c 7 <&3 | grep -q VERSION"],
 }
 
 
@@ -135,7 +136,8 @@ def _command(spec, name, alloy_experimental):
                        "--web.enable-remote-write-receiver", "--web.external-url=https://prometheus.%s/" % domain],
         "alertmanager": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager",
                          "--web.external-url=https://alertmanager.%s/" % domain],
-        "pushgateway": ["--persistence.file=/data/metrics", "--persistence.interval=1m"],
+        # Pushed series are not persisted: the image runs as nobody and has no writable data directory.
+        "pushgateway": [],
         "node_exporter": ["--path.rootfs=/host"],
         "cadvisor": ["--docker_only=true", "--housekeeping_interval=30s", "--store_container_labels=false"],
         "loki": ["-config.file=/etc/loki/loki.yml"],
@@ -202,13 +204,16 @@ def containers(spec, file_list, alloy_experimental=False, secrets=None):
             # Inside the network the public names lead to the proxy too (Grafana reaching Keycloak's issuer).
             container["aliases"] += sorted(proxy.hosts(spec))
         if name == "node_exporter":
-            container["mounts"].append(_bind("/", "/host", True, "rslave"))
+            # Read-only, without rslave propagation: it also works where / is not a shared mount (mounts made
+            # after the start are not seen until the container is recreated).
+            container["mounts"].append(_bind("/", "/host"))
             container["pid_mode"] = "host"
         if name == "cadvisor":
+            # /dev/disk and /dev/kmsg are left out: not every host has them (seed 003's troubleshooting); add
+            # them with services.cadvisor.extra_args and a device when the host does.
+            # Not privileged: refused where the engine itself runs confined, and cgroup v2 hosts do not need it.
             container["mounts"] += [_bind("/", "/rootfs"), _bind("/var/run", "/var/run"), _bind("/sys", "/sys"),
-                                    _bind("/var/lib/docker", "/var/lib/docker"), _bind("/dev/disk", "/dev/disk")]
-            container["privileged"] = True
-            container["devices"] = ["/dev/kmsg"]
+                                    _bind("/var/lib/docker", "/var/lib/docker")]
         if name == "grafana":
             container["env"]["GF_PATHS_CONFIG"] = "/etc/grafana/grafana.ini"
         if name == "alloy":
