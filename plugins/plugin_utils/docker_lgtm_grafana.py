@@ -118,10 +118,10 @@ def datasources(spec):
 
 
 def dashboard_providers():
+    options = {"path": "/var/lib/grafana/dashboards", "foldersFromFilesStructure": True}
     return {"apiVersion": 1, "providers": [{
         "name": "lgtm", "orgId": 1, "folder": "LGTM", "type": "file", "disableDeletion": True,
-        "allowUiUpdates": False, "updateIntervalSeconds": 60, "options": {"path": "/var/lib/grafana/dashboards",
-                                                                            "foldersFromFilesStructure": True}}]}
+        "allowUiUpdates": False, "updateIntervalSeconds": 60, "options": options}]}
 
 
 def overview_dashboard(spec):
