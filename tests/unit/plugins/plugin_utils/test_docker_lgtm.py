@@ -316,3 +316,27 @@ def test_disabled_services_leave_no_files_or_containers_and_dependencies_are_che
 def test_uids_stay_valid_for_any_tenant():
     assert grafana.uid("mimir", "aws-rag-cloudwatch") == "mimir-aws-rag-cloudwatch"
     assert re.match(r"^[A-Za-z0-9_-]{1,40}$", grafana.uid("tempo", "t.(x)*" + "y" * 60))
+
+
+# Top-level blocks of the configuration references of the pinned versions (Mimir 3.1, Loki 3.5, Tempo 2.9): no
+# binary of theirs runs here, so the generator is held to the documented keys (the role runs `loki -verify-config`).
+MIMIR_KEYS = {"target", "multitenancy_enabled", "server", "distributor", "querier", "ingester_client", "ingester", "limits",
+              "frontend_worker", "frontend", "blocks_storage", "compactor", "store_gateway", "ruler", "ruler_storage",
+              "alertmanager", "alertmanager_storage", "runtime_config", "memberlist", "query_scheduler", "usage_stats", "common"}
+LOKI_KEYS = {"target", "auth_enabled", "server", "distributor", "querier", "query_scheduler", "frontend", "query_range", "ruler",
+             "ingester_client", "ingester", "index_gateway", "storage_config", "chunk_store_config", "schema_config", "compactor",
+             "limits_config", "frontend_worker", "table_manager", "memberlist", "runtime_config", "tracing", "analytics", "common"}
+TEMPO_KEYS = {"target", "multitenancy_enabled", "stream_over_http_enabled", "http_api_prefix", "server", "distributor",
+              "ingester_client", "querier", "query_frontend", "compactor", "ingester", "metrics_generator", "storage",
+              "overrides", "memberlist", "usage_report", "cache"}
+
+
+@pytest.mark.parametrize("storage", [{}, {"mimir": {"backend": "s3"}, "loki": {"backend": "s3"}, "tempo": {"backend": "s3"}}])
+def test_backend_configurations_use_only_documented_blocks(storage):
+    files = files_of(plan({"storage": storage}, storage=STORAGE))
+    for path, known in (("mimir/mimir.yml", MIMIR_KEYS), ("loki/loki.yml", LOKI_KEYS), ("tempo/tempo.yml", TEMPO_KEYS)):
+        config = yaml.safe_load(files[path])
+        assert set(config) <= known, (path, set(config) - known)
+    tempo = yaml.safe_load(files["tempo/tempo.yml"])
+    assert tempo["metrics_generator"]["storage"]["remote_write"][0]["url"] == "http://mimir:8080/api/v1/push"
+    assert tempo["metrics_generator"]["storage"]["remote_write_add_org_id_header"] is True
