@@ -287,12 +287,28 @@ def _host(spec, problems):
             fail("log_options", "must be a mapping of json-file log option to string value, e.g. max-size: 10m")
 
 
+_BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _coerce_booleans(value, default):
+    """Booleans given as words (``-e docker_lgtm_purge=true`` arrives as a string) become booleans, as Ansible's own
+    argument checks would make them; anything else is left for the checks to report."""
+    if isinstance(default, dict) and isinstance(value, dict):
+        for key in value:
+            if key in default:
+                value[key] = _coerce_booleans(value[key], default[key])
+        return value
+    if isinstance(default, bool) and isinstance(value, str) and value.strip().lower() in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[value.strip().lower()]
+    return value
+
+
 def validate(spec, storage_outputs=None):
     """The checked spec with defaults and derived values; ``SpecError`` lists every problem."""
     if not isinstance(spec, dict):
         raise SpecError([("", "the spec must be a mapping")])
     check_keys(spec, DEFAULTS, "")
-    spec = merge(DEFAULTS, spec)
+    spec = _coerce_booleans(merge(DEFAULTS, spec), DEFAULTS)
     problems = Problems()
     for part in (_host, _services, _proxy_and_tls, _sso, _alerting):
         with problems.section():

@@ -340,3 +340,11 @@ def test_backend_configurations_use_only_documented_blocks(storage):
     tempo = yaml.safe_load(files["tempo/tempo.yml"])
     assert tempo["metrics_generator"]["storage"]["remote_write"][0]["url"] == "http://mimir:8080/api/v1/push"
     assert tempo["metrics_generator"]["storage"]["remote_write_add_org_id_header"] is True
+
+
+def test_booleans_given_as_words_on_the_command_line_are_booleans():
+    result = plan({"purge": "true", "services": {"alloy": {"enabled": "false"}}, "grafana": {"login_form": "yes"}})
+    assert result["spec"]["purge"] is True and "alloy" not in result["spec"]["enabled"]
+    assert result["spec"]["grafana"]["login_form"] is True
+    with pytest.raises(SpecError, match="purge: must be true or false"):
+        plan({"purge": "maybe"})
