@@ -98,6 +98,17 @@ CASES = [
      ["alloy_mimir_url: must be an URL", "alloy_labels.__team: is not a valid label name"]),
     ("alloy", {"alloy_mode": "collector", "alloy_collector_region": "", "alloy_mimir_url": "https://mimir.acme.example/api/v1/push"},
      ["alloy_collector_region: is required"]),
+    ("docker_lgtm", {"docker_lgtm_services": {"grafna": {"enabled": True}, "loki": {"image": "Grafana/Loki latest"}},
+                     "docker_lgtm_proxy": {"http_port": 8443, "https_port": 8443}, "docker_lgtm_domain": "not a domain",
+                     "docker_lgtm_tls": {"mode": "files", "cert_file": "/nonexistent/cert.pem", "key_file": "/nonexistent/key.pem"}},
+     ["docker_lgtm_services.grafna: unknown key (did you mean grafana?)", "docker_lgtm_services.loki.image: must be an image reference",
+      "docker_lgtm_proxy.https_port: port 8443 is already used by http_port", "docker_lgtm_domain: must be a DNS domain",
+      "docker_lgtm_tls.cert_file: file /nonexistent/cert.pem does not exist", "docker_lgtm_tls.key_file: file /nonexistent/key.pem does not exist"]),
+    ("docker_lgtm", {"docker_lgtm_domian": "x", "docker_lgtm_tenants": [], "docker_lgtm_storage": {"mimir": {"backend": "s3"}},
+                     "docker_lgtm_services": {"keycloak": {"enabled": False}}},
+     ["docker_lgtm_domian: is not a variable of lgtm.aws.docker_lgtm (did you mean docker_lgtm_domain?)",
+      "docker_lgtm_tenants: must list at least one tenant", "docker_lgtm_storage.mimir.buckets.blocks: no bucket",
+      "docker_lgtm_grafana.login_form: must be true when services.keycloak is disabled"]),
 ]
 
 
@@ -129,7 +140,7 @@ def _inventory(tmp_path, endpoint):
     for index, (role, variables, _problems) in enumerate(CASES):
         host = dict(variables, case_role=role, lgtm_aws_endpoint_url=endpoint)
         host.setdefault("lgtm_region", "eu-west-1")
-        if role == "alloy":
+        if role in ("alloy", "docker_lgtm"):  # never reached: a case that passed would fail as unreachable
             host.update(ansible_connection="ssh", ansible_host="127.0.0.1", ansible_port=1)
         else:
             host.update(ansible_connection="local", ansible_python_interpreter=sys.executable)
@@ -188,7 +199,7 @@ CHECK_EVERY_ROLE = """
         name: lgtm.aws.settings
       vars:
         settings_role: "{{ item }}"
-      loop: [storage, identity, eks_lgtm, ecs_monitoring, alloy]
+      loop: [storage, identity, eks_lgtm, ecs_monitoring, alloy, docker_lgtm]
 """
 
 
@@ -206,7 +217,7 @@ def test_the_example_inventory_passes_every_roles_check(tmp_path, aws_env):
 
     proc = run()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert proc.stdout.count("ok: [localhost] => (item=") + proc.stdout.count("ok: [localhost]") >= 5, proc.stdout[-2000:]
+    assert proc.stdout.count("ok: [localhost] => (item=") + proc.stdout.count("ok: [localhost]") >= 6, proc.stdout[-2000:]
     proc = run("-e", "ecs_monitoring_manage_aw=false")
     assert proc.returncode != 0
     assert "ecs_monitoring_manage_aw: is not a variable of lgtm.aws.ecs_monitoring" in proc.stdout + proc.stderr

@@ -239,6 +239,18 @@ def test_scanner_finds_a_filter_used_in_jinja_and_a_connection_plugin_but_not_pr
     assert names_in_yaml(specs, known) == set()
 
 
+def test_scanner_finds_community_docker_modules_in_a_loop_but_not_in_a_task_name():
+    known = {"community.docker", "community.general"}
+    tasks = """
+- name: Containers, as community.docker.docker_compose_v2 would not
+  community.docker.docker_container:
+    name: "{{ item.name }}"
+  loop: "{{ plan.containers }}"
+"""
+    assert names_in_yaml(tasks, known) == {"community.docker"}
+    assert "community.docker" in _declared()
+
+
 def test_scanner_reads_python_imports_and_doc_fragments_but_not_messages():
     known = {"amazon.aws", "community.aws", "community.general"}
     source = '''
