@@ -2,8 +2,12 @@
 import importlib.machinery
 import importlib.util
 import os
+import subprocess
+import sys
+import tarfile
 
 import pytest
+import yaml
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "chart-keys")
 
@@ -62,3 +66,50 @@ def test_files_a_template_renders_with_tpl_count_as_read_by_it(chart_keys):
     template = '{{ tpl (.Files.Get "conf/other.txt") . }}{{ range $p, $_ := .Files.Glob "conf/crds/*.yaml" }}{{ end }}'
     assert chart_keys.included_files(template, files) == {"conf/other.txt", "conf/crds/a.yaml", "conf/crds/b.yaml"}
     assert chart_keys.included_files('{{ .Files.Get "missing.yaml" }}', files) == set()
+
+
+SNAPSHOT = os.path.join(os.path.dirname(__file__), "..", "..", "scripts", "chart-snapshot")
+CHART = {
+    "Chart.yaml": "apiVersion: v2\nname: demo\nversion: 1.2.3\nkubeVersion: ^1.32.0-0\n"
+                  "dependencies:\n  - name: rollout-operator\n    alias: rollout_operator\n    condition: rollout_operator.enabled\n",
+    "values.yaml": "compactor:\n  persistentVolume:\n    size: 2Gi\n",
+    "templates/compactor/sts.yaml": '{{- with .Values.compactor.persistentVolume }}{{ .size }}{{ end }}\n{{ tpl (.Files.Get "conf/x.yaml") . }}\n',
+    "conf/x.yaml": "{{ .Values.ruler.replicas }}\n",
+    # A chart's own .gitignore must not drop its files from the snapshot.
+    ".gitignore": "conf/\n",
+}
+
+
+def _run(*command):
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def test_a_chart_snapshot_from_a_release_archive_or_a_directory_gives_derived_facts(tmp_path):
+    """scripts/chart-snapshot: the chart's files alone (grafana/mimir is too large to mirror) as a git snapshot
+    with the release tag, laid out like the repository, on which scripts/chart-keys runs as on a mirror."""
+    chart = tmp_path / "demo"
+    for name, text in CHART.items():
+        (chart / name).parent.mkdir(parents=True, exist_ok=True)
+        (chart / name).write_text(text)
+    archive = tmp_path / "demo-1.2.3.tgz"
+    with tarfile.open(str(archive), "w:gz") as handle:
+        handle.add(str(chart), arcname="demo")
+    trees, facts = [], None
+    for source, git_dir in ((archive, tmp_path / "a.git"), (chart, tmp_path / "d.git"), (archive, tmp_path / "again.git")):
+        assert _run(SNAPSHOT, str(source), "ops/charts/demo", "demo-1.2.3", str(git_dir)).strip() == str(git_dir)
+        trees.append(_run("git", "--git-dir", str(git_dir), "rev-parse", "demo-1.2.3", "demo-1.2.3^{tree}").split())
+        subject = _run("git", "--git-dir", str(git_dir), "log", "-1", "--format=%s", "demo-1.2.3").strip()
+        facts = facts or yaml.safe_load(_run(sys.executable, SCRIPT, str(git_dir), "demo-1.2.3", "ops/charts/demo", "demo", "1.2.3", subject))
+    # The same files give the same tree whatever their form, and the same archive the same commit.
+    assert trees[0][1] == trees[1][1] and trees[0] == trees[2]
+    assert facts["derived"] is True and facts["tag"] == "demo-1.2.3" and facts["kube_version"] == "^1.32.0-0"
+    assert facts["source"].startswith("demo-1.2.3 from archive demo-1.2.3.tgz sha256:")
+    assert facts["subcharts"] == {"rollout_operator": "rollout_operator.enabled"}
+    assert facts["defines"] == ["compactor", "compactor.persistentVolume", "compactor.persistentVolume.size"]
+    assert facts["reads"]["compactor"] == ["compactor", "compactor.persistentVolume", "compactor.persistentVolume.size", "ruler", "ruler.replicas"]
+
+
+def test_a_chart_snapshot_refuses_a_source_without_a_chart(tmp_path):
+    result = subprocess.run([SNAPSHOT, str(tmp_path), "ops/charts/demo", "demo-1.2.3", str(tmp_path / "g.git")], capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and "no Chart.yaml" in result.stderr
+    assert not (tmp_path / "g.git").exists()

@@ -7,6 +7,7 @@ template reads (Loki 6.27's compactor.persistence.size) is a setting the chart s
 import copy
 import functools
 import os
+import re
 
 import pytest
 import yaml
@@ -156,3 +157,18 @@ def test_every_chart_of_a_set_has_its_facts_and_they_are_for_that_version(chart_
         assert (data["chart"], str(data["version"])) == (chart, version), component
         assert data["reads"] and (data["derived"] or chart == "mimir-distributed"), component
         assert repository.startswith("https://")
+
+
+@pytest.mark.parametrize("chart_set", sorted(ev.CHART_SETS))
+def test_a_set_s_kubernetes_minimum_is_the_highest_its_charts_declare(chart_set):
+    """CHART_SETS[...]["kubernetes"] (what eks_version is checked against) is the highest lower bound of the set's
+    charts' kubeVersion (mimir-distributed 6.0.5: ^1.29.0-0; 6.2.0: ^1.32.0-0), and "needs" names that chart."""
+    lowest = {}
+    for component, (_repository, version) in ev.CHART_SETS[chart_set]["charts"].items():
+        chart = ev.RELEASES[component][1]
+        bound = re.match(r"^\s*(?:\^|>=|~)?\s*(\d+)\.(\d+)", facts(chart, version)["kube_version"])
+        if bound:
+            lowest["%s %s" % (chart, version)] = (int(bound.group(1)), int(bound.group(2)))
+    highest = max(lowest.values())
+    assert ev.CHART_SETS[chart_set]["kubernetes"] == "%d.%d" % highest
+    assert any(name.startswith(ev.CHART_SETS[chart_set]["needs"]) for name, bound in lowest.items() if bound == highest)
