@@ -70,8 +70,8 @@ class Package(object):
         keyring, source = self.install["apt_keyring"], self.install["apt_source_file"]
         if not os.path.exists(keyring):
             self.host.file("repository", keyring, self.download_text(self.install["apt_key_url"]), mode=0o644)
-        line = "deb [signed-by=%s] %s %s %s\n" % (keyring, self.install["apt_repository_url"],
-                                                   self.install["apt_suite"], self.install["apt_component"])
+        line = "deb [signed-by=%s] %s %s %s\n" % (
+            keyring, self.install["apt_repository_url"], self.install["apt_suite"], self.install["apt_component"])
         self.host.file("repository", source, line, mode=0o644)
         status, installed = self.dpkg_status()
         if installed != self.version:
