@@ -8,12 +8,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import grp
 import hashlib
 import os
 import platform
 import pwd
 import tempfile
+import time
 
 # Go's names for the architectures Alloy releases are built for.
 ARCHITECTURES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm"}
@@ -73,6 +75,16 @@ class Host(object):
         self.check_mode = module.check_mode
         self.parts = {}
         self.diffs = []
+        self.timings = {}
+
+    @contextlib.contextmanager
+    def timed(self, step):
+        """Add the seconds the block takes to ``timings[step]``."""
+        start = time.time()
+        try:
+            yield
+        finally:
+            self.timings[step] = round(self.timings.get(step, 0) + time.time() - start, 3)
 
     def record(self, part, changed, diff=None):
         self.parts[part] = self.parts.get(part, False) or bool(changed)

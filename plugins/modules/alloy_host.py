@@ -251,6 +251,11 @@ restarted:
   description: Whether Alloy was started or restarted.
   returned: always
   type: bool
+timings:
+  description: Seconds spent on the host per step (package, files, check, service, ready), for sizing and finding slow hosts.
+  returned: always
+  type: dict
+  sample: {package: 0.04, files: 0.01, service: 0.02, ready: 0.01}
 rolled_back:
   description: Whether the last good configuration was put back because the new one did not come up.
   returned: always
@@ -388,21 +393,24 @@ def present(module, host, params, family):
 
     package = Package(host, dict(params["install"], **(params["_package"] or {})), params["version"], family, architecture())
     try:
-        binary_changed = package.ensure()
+        with host.timed("package"):
+            binary_changed = package.ensure()
     except NeedsPackage:
         module.exit_json(changed=False, needs_package=True, parts={}, restarted=False, rolled_back=False, report={})
 
-    host.group("user", group)
-    host.user("user", user, group, params["user_groups"], home)
-    host.directory("directories", params["config_dir"], "root", group, 0o750)
-    for path in (home, params["data_dir"]):
-        host.directory("directories", path, user, group, 0o750)
-    host.file("environment", env_file, env_file_text(config_file, params["_run_args"] or "", params["basic_auth_password"]),
-              "root", group, 0o640, secret=params["basic_auth_password"] or None)
-    if host.file("unit", UNIT_FILE, unit_text(params["mode"], user, group, env_file, params["data_dir"]), mode=0o644):
-        service.daemon_reload()
+    with host.timed("files"):
+        host.group("user", group)
+        host.user("user", user, group, params["user_groups"], home)
+        host.directory("directories", params["config_dir"], "root", group, 0o750)
+        for path in (home, params["data_dir"]):
+            host.directory("directories", path, user, group, 0o750)
+        host.file("environment", env_file, env_file_text(config_file, params["_run_args"] or "", params["basic_auth_password"]),
+                  "root", group, 0o640, secret=params["basic_auth_password"] or None)
+        if host.file("unit", UNIT_FILE, unit_text(params["mode"], user, group, env_file, params["data_dir"]), mode=0o644):
+            service.daemon_reload()
     if params["validate"] and not module.check_mode:
-        check_with_binary(host, params["_config"], config_file)
+        with host.timed("check"):
+            check_with_binary(host, params["_config"], config_file)
     host.file("config", config_file, params["_config"], "root", group, 0o640)
 
     restart = binary_changed or host.changed("user", "environment", "unit", "config")
@@ -410,10 +418,13 @@ def present(module, host, params, family):
     if module.check_mode and not known_before:
         host.record("service", True, {"before_header": "alloy.service", "before": "absent\n", "after": "active/enabled\n"})
     else:
-        restarted = service.enable_and_run(restart)
+        with host.timed("service"):
+            restarted = service.enable_and_run(restart)
     if not module.check_mode:
         url = ready_url(params["http_listen_addr"])
-        if not service.wait_ready(url, params["ready_timeout"] if restarted else min(params["ready_timeout"], 10)):
+        with host.timed("ready"):
+            ready = service.wait_ready(url, params["ready_timeout"] if restarted else min(params["ready_timeout"], 10))
+        if not ready:
             good = read_text(last_good)
             if restarted and good is not None and good != params["_config"]:
                 host.file("config", config_file, good, "root", group, 0o640)
@@ -471,7 +482,7 @@ def main():
     host = Host(module)
     family = os_family()
     result = (present if params["state"] == "present" else absent)(module, host, params, family)
-    module.exit_json(changed=host.changed(), parts=host.parts, diff=host.diffs, **result)
+    module.exit_json(changed=host.changed(), parts=host.parts, diff=host.diffs, timings=host.timings, **result)
 
 
 if __name__ == "__main__":
