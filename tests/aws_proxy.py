@@ -15,12 +15,13 @@ the local AWS, in the error format of the call's protocol, so botocore parses th
 
 Faults are drawn from a seeded random generator for the first attempt of each call (botocore's ``amz-sdk-request``
 header). botocore's own retries of that call (same ``amz-sdk-invocation-id``) get the same fault again when the
-User-Agent names one of ``sticky_agents`` (by default ``lgtm.aws``, which this collection's modules append): a
-fault that outlasts botocore's few quick retries, so only the module's own retry (AWSRetry) gets through. Calls of
-other callers (amazon.aws and community.aws modules) pass on botocore's first retry, as they rely on it.
+task that makes it runs a module named by ``sticky_modules`` (by default this collection's, ``lgtm.aws.``; the
+callback plugin reports each task's module): a fault that outlasts botocore's few quick retries, so only the
+module's own retry (AWSRetry) gets through. Calls of other modules (amazon.aws, community.aws) pass on botocore's
+first retry, as they rely on it.
 
 Control API under ``/__aws_proxy__/``: ``GET stats`` (the counts), ``POST config`` (JSON fault settings),
-``POST reset`` (zero the counts), ``POST phase`` (``{"phase": ..., "task": ...}``: later calls are counted under it;
+``POST reset`` (zero the counts), ``POST phase`` (``{"phase": ..., "task": ..., "module": ...}``: later calls are counted under it;
 tests/callback_plugins/aws_proxy_phases.py posts the role and task Ansible runs).
 
 Run alone: ``python tests/aws_proxy.py --upstream http://127.0.0.1:5000 --port 5001 --throttle 0.2``.
@@ -50,7 +51,7 @@ IAM_CREATES = {"CreateRole": "RoleName", "CreateInstanceProfile": "InstanceProfi
                "CreateOpenIDConnectProvider": "Url"}
 DEFAULTS = {"seed": 16, "throttle": 0.0, "error": 0.0, "plain_503": 0.0, "slow": 0.0, "slow_seconds": 0.5,
             "invisible": 0.0, "invisible_calls": 1, "only_services": None, "skip_actions": [], "skip_phases": [],
-            "sticky_agents": ["lgtm.aws"]}
+            "sticky_modules": ["lgtm.aws."]}
 
 
 def is_read(action):
@@ -106,7 +107,7 @@ class Stats:
         self.calls = collections.Counter()  # (phase, service, action) -> requests that reached the local AWS
         self.faults = collections.Counter()  # (kind, service, action) -> faults answered instead
         self.mutations = []  # (phase, task, service, action) in order, for failure messages
-        self.phase, self.task = "-", "-"
+        self.phase, self.task, self.module = "-", "-", "-"
 
     def snapshot(self):
         with self.lock:
@@ -192,8 +193,7 @@ class Proxy:
         if not handler.headers.get("amz-sdk-request", "attempt=1").startswith("attempt=1"):
             return self.sticky.get(invocation)  # botocore's own retry of a judged call
         fault = self.draw(handler, service, action, params)
-        agent = handler.headers.get("User-Agent", "")
-        if fault and invocation and any(name in agent for name in config["sticky_agents"]):
+        if fault and invocation and self.stats.module.startswith(tuple(config["sticky_modules"])):
             self.sticky[invocation] = fault
         return fault
 
@@ -309,6 +309,7 @@ class Proxy:
         elif command == "phase":
             with self.stats.lock:
                 self.stats.phase, self.stats.task = payload.get("phase") or "-", payload.get("task") or "-"
+                self.stats.module = payload.get("module") or "-"
         elif command == "config":
             try:
                 self.configure(**payload)

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: lgtm.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Test-only: tell tests/aws_proxy.py which role and task Ansible runs, so it counts AWS calls per capability."""
+"""Test-only: tell tests/aws_proxy.py which role, task and module Ansible runs (it counts AWS calls per capability)."""
 
 import json
 import os
@@ -14,7 +14,7 @@ name: aws_proxy_phases
 type: aggregate
 short_description: Mark the role and task each AWS call of a run belongs to, for the test proxy
 description:
-  - Posts the role (the capability) and the task name of each task to the test proxy in C(AWS_ENDPOINT_URL).
+  - Posts the role (the capability), the task name and the module of each task to the test proxy in C(AWS_ENDPOINT_URL).
 requirements:
   - AWS_ENDPOINT_URL pointing at tests/aws_proxy.py
 """
@@ -36,7 +36,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         role = task._role.get_name(include_role_fqcn=False) if task._role else self._play  # pylint: disable=protected-access
-        body = json.dumps({"phase": role, "task": task.get_name()}).encode()
+        module = getattr(task, "resolved_action", None) or task.action
+        body = json.dumps({"phase": role, "task": task.get_name(), "module": module}).encode()
         request = urllib.request.Request(self._url, data=body, method="POST", headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=10).close()
 

@@ -85,15 +85,19 @@ def test_a_new_role_is_invisible_to_the_next_call_naming_it(proxy, client):
     assert iam.get_role(RoleName="proxy-new")["Role"]["RoleName"] == "proxy-new"
 
 
-@pytest.mark.parametrize("agent, passes", [("lgtm.aws", False), ("", True)])
-def test_botocore_retries_get_through_except_for_this_collections_calls(proxy, agent, passes):
-    """A fault on an lgtm.aws call lasts through botocore's own retries; other callers' calls pass on the first."""
-    config = botocore.config.Config(retries={"total_max_attempts": 2, "mode": "standard"}, user_agent_extra=agent or None)
+@pytest.mark.parametrize("module, passes", [("lgtm.aws.iam_roles", False), ("amazon.aws.iam_role", True)])
+def test_botocore_retries_get_through_except_in_this_collections_modules(proxy, module, passes):
+    """A fault on a call of an lgtm.aws module lasts through botocore's own retries; other modules' calls pass."""
+    config = botocore.config.Config(retries={"total_max_attempts": 2, "mode": "standard"})
     iam = boto3.client("iam", region_name="eu-west-1", endpoint_url=proxy.url, aws_access_key_id="testing",
                        aws_secret_access_key="testing", config=config)
     proxy.configure(throttle=1.0, error=0.0, plain_503=0.0, slow=0.0, invisible=0.0)
-    if passes:
-        assert "Roles" in iam.list_roles()
-    else:
-        with pytest.raises(botocore.exceptions.ClientError, match="Throttling"):
-            iam.list_roles()
+    proxy.stats.module = module
+    try:
+        if passes:
+            assert "Roles" in iam.list_roles()
+        else:
+            with pytest.raises(botocore.exceptions.ClientError, match="Throttling"):
+                iam.list_roles()
+    finally:
+        proxy.stats.module = "-"
