@@ -42,7 +42,7 @@ def start_moto(log):
     proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true"))
     url = "http://127.0.0.1:%d" % port
-    for _ in range(150):
+    for _attempt in range(150):
         try:
             urllib.request.urlopen(url + "/moto-api/", timeout=1)
             return proc, url

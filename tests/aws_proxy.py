@@ -78,7 +78,7 @@ class RestMatcher:
                 shape = operation.input_shape
                 headers = [shape.members[m].serialization["name"].lower() for m in (shape.required_members if shape else [])
                            if shape.members[m].serialization.get("location") == "header"]
-                path, _, query = http["requestUri"].partition("?")
+                path, _sep, query = http["requestUri"].partition("?")
                 literal = [part for part in path.split("/") if part and not part.startswith("{")]
                 pattern = re.sub(r"\\{[^}]+\\\+\\}", ".+", re.sub(r"\\{[^}+]+\\}", "[^/]+", re.escape(path)))
                 wanted = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
@@ -243,7 +243,8 @@ class Proxy:
             body = json.dumps({"__type": code, "message": message}).encode()
             return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code, "x-amzn-RequestId": request_id}, body
         if protocol == "ec2":
-            body = "<Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>%s</RequestID></Response>" % (code, message, request_id)
+            body = ("<Response><Errors><Error><Code>%s</Code><Message>%s</Message></Error></Errors><RequestID>%s</RequestID></Response>"
+                    % (code, message, request_id))
         elif service == "s3":
             body = "<Error><Code>%s</Code><Message>%s</Message><RequestId>%s</RequestId></Error>" % (code, message, request_id)
         else:
