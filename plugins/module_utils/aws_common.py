@@ -20,7 +20,7 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 # and an HTTP 500/502/503/504 without an error code (botocore names those by the status). docs/retries.md.
 RETRY_CODES = ("ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException", "SlowDown",
                "PriorRequestNotComplete", "500", "502", "503", "504")
-# amazon.aws's jittered back-off: up to 10 retries, each after a random wait of up to 3 s doubling per retry
+# amazon.aws's jittered back-off: 10 attempts, each retry after a random wait of up to 3 s doubling per retry
 # (3, 6, 12, ... capped at 60 s).
 RETRIES, DELAY, BACKOFF, MAX_DELAY = 10, 3, 2.0, 60
 # Appended to the User-Agent of this collection's AWS calls (CloudTrail's userAgent shows who called).
