@@ -155,6 +155,7 @@ class Proxy:
             if "seed" in config:
                 self.random.seed(config["seed"])
             self.hidden.clear()
+            self.sticky.clear()
 
     def start(self):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
