@@ -312,12 +312,14 @@ def first_object(client, name):
 
 def empty_bucket(client, name):
     """Delete every object version and delete marker; return how many were deleted."""
-    deleted = 0
-    paginator = client.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=name):
+    deleted, markers = 0, {}
+    while True:  # page by page, each call through the client's retries (a paginator's pages would not retry)
+        page = client.list_object_versions(Bucket=name, **markers)
         entries = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in page.get("Versions", []) + page.get("DeleteMarkers", [])]
         for start in range(0, len(entries), 1000):
             batch = entries[start:start + 1000]
             client.delete_objects(Bucket=name, Delete={"Objects": batch, "Quiet": True})
             deleted += len(batch)
-    return deleted
+        if not page.get("IsTruncated"):
+            return deleted
+        markers = {"KeyMarker": page["NextKeyMarker"], "VersionIdMarker": page["NextVersionIdMarker"]}

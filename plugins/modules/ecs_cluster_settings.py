@@ -73,6 +73,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient
 
 
 def describe(client, name):
@@ -91,7 +92,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    client = module.client("ecs")
+    client = RetryingClient(module, "ecs")
     try:
         cluster = describe(client, params["name"])
         if cluster is None:

@@ -151,7 +151,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import error_code, sync_tags, tag_list
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient, error_code, sync_tags, tag_list
 
 
 class FileSystem(object):
@@ -160,7 +160,7 @@ class FileSystem(object):
     def __init__(self, module):
         self.module = module
         self.params = module.params
-        self.client = module.client("efs")
+        self.client = RetryingClient(module, "efs")
         self.changed = False
         self.diff = {"before": {}, "after": {}}
 
@@ -178,10 +178,9 @@ class FileSystem(object):
             time.sleep(3)
 
     def find(self):
-        for page in self.client.get_paginator("describe_file_systems").paginate():
-            for found in page["FileSystems"]:
-                if found.get("Name") == self.params["name"] or found.get("CreationToken") == self.params["name"]:
-                    return found
+        for found in self.client.paginate("describe_file_systems")["FileSystems"]:
+            if found.get("Name") == self.params["name"] or found.get("CreationToken") == self.params["name"]:
+                return found
         return None
 
     def state_of(self, file_system_id):
@@ -258,11 +257,10 @@ class FileSystem(object):
     def ensure_access_points(self, file_system_id):
         existing = {}
         if file_system_id:
-            for page in self.client.get_paginator("describe_access_points").paginate(FileSystemId=file_system_id):
-                for point in page["AccessPoints"]:
-                    name = point.get("Name") or {t["Key"]: t["Value"] for t in point.get("Tags", [])}.get("Name")
-                    if name:
-                        existing[name] = point
+            for point in self.client.paginate("describe_access_points", FileSystemId=file_system_id)["AccessPoints"]:
+                name = point.get("Name") or {t["Key"]: t["Value"] for t in point.get("Tags", [])}.get("Name")
+                if name:
+                    existing[name] = point
         self.diff["before"]["access_points"] = {name: self.shape(p) for name, p in existing.items()}
         self.diff["after"]["access_points"] = {p["name"]: self.wanted_shape(p) for p in self.params["access_points"]}
         result = {}
@@ -315,9 +313,8 @@ class FileSystem(object):
                                       "Nothing was changed." % (self.params["name"], found["FileSystemId"], found["SizeInBytes"]["Value"]))
         file_system_id = found["FileSystemId"]
         self.diff["before"]["file_system"], self.diff["after"]["file_system"] = {"id": file_system_id}, None
-        for page in self.client.get_paginator("describe_access_points").paginate(FileSystemId=file_system_id):
-            for point in page["AccessPoints"]:
-                self.change(self.client.delete_access_point, AccessPointId=point["AccessPointId"])
+        for point in self.client.paginate("describe_access_points", FileSystemId=file_system_id)["AccessPoints"]:
+            self.change(self.client.delete_access_point, AccessPointId=point["AccessPointId"])
         targets = self.client.describe_mount_targets(FileSystemId=file_system_id)["MountTargets"]
         for target in targets:
             self.change(self.client.delete_mount_target, MountTargetId=target["MountTargetId"])

@@ -99,7 +99,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import error_code
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient, error_code
 
 
 def summary(cluster):
@@ -127,7 +127,7 @@ def main():
     )
     name = module.params["name"]
     try:
-        cluster = module.client("eks").describe_cluster(name=name)["cluster"]
+        cluster = RetryingClient(module, "eks").describe_cluster(name=name)["cluster"]
     except botocore.exceptions.ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             if module.params["must_exist"]:

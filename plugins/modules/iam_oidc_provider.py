@@ -106,7 +106,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import error_code, sync_tags, tag_list
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient, error_code, sync_tags, tag_list
 from ansible_collections.lgtm.aws.plugins.module_utils.iam_documents import issuer_host
 
 THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
@@ -114,7 +114,7 @@ THUMBPRINT = re.compile(r"^[0-9a-fA-F]{40}$")
 
 def eks_issuer(module, name):
     try:
-        cluster = module.client("eks").describe_cluster(name=name)["cluster"]
+        cluster = RetryingClient(module, "eks").describe_cluster(name=name)["cluster"]
     except botocore.exceptions.ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             module.fail_json(msg="eks_cluster_name: EKS cluster %r does not exist in %s; nothing was changed." % (name, module.region))
@@ -153,7 +153,7 @@ def find_provider(client, host):
 
 def predicted_arn(module, host):
     try:
-        parts = module.client("sts").get_caller_identity()["Arn"].split(":")
+        parts = RetryingClient(module, "sts").get_caller_identity()["Arn"].split(":")
         return "arn:%s:iam::%s:oidc-provider/%s" % (parts[1], parts[4], host)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
         return None
@@ -178,7 +178,13 @@ def ensure_present(module, client, url, host, thumbprints):
             arn = client.create_open_id_connect_provider(**kwargs)["OpenIDConnectProviderArn"]
         else:
             update_provider(client, current, desired)
-    after = find_provider(client, host) if not module.check_mode else dict(desired, arn=arn)
+    if module.check_mode:
+        after = dict(desired, arn=arn)
+    elif changes:
+        # A new provider may not be visible to the next call for a moment: NoSuchEntity is retried too.
+        after = find_provider(RetryingClient(module, "iam", "NoSuchEntity") if current is None else client, host)
+    else:
+        after = current
     return changes, current, after, arn or predicted_arn(module, host)
 
 
@@ -222,7 +228,7 @@ def main():
             host = issuer_host(url)
         except ValueError as error:
             module.fail_json(msg="url: %s; nothing was changed." % error)
-        client = module.client("iam")
+        client = RetryingClient(module, "iam")
         if params["state"] == "absent":
             current = find_provider(client, host)
             if current and not module.check_mode:

@@ -153,7 +153,7 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import error_code, sync_tags, tag_list
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient, error_code, sync_tags, tag_list
 from ansible_collections.lgtm.aws.plugins.module_utils.iam_documents import arn_error
 from ansible_collections.lgtm.aws.plugins.module_utils.policy_documents import canonical, parse, policies_equal
 
@@ -317,7 +317,10 @@ def missing_policy_problems(module, client, plans):
     return problems
 
 
-def apply_role(client, name, current, desired, changes):
+def apply_role(client, fresh, name, current, desired, changes):
+    """Make the role ``desired``. ``fresh`` retries NoSuchEntity too: it makes the calls that name a role or an
+    instance profile this run created, which IAM may not show to the next call for a moment."""
+    role_client = client if current else fresh
     if current is None:
         kwargs = dict(
             RoleName=name,
@@ -337,22 +340,22 @@ def apply_role(client, name, current, desired, changes):
             client.update_role(RoleName=name, Description=desired["description"], MaxSessionDuration=desired["max_session_duration"])
     for policy_name, document in desired["inline_policies"].items():
         if policy_name not in current["inline_policies"] or canonical(current["inline_policies"][policy_name]) != canonical(document):
-            client.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
+            role_client.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(document))
     for policy_name in set(current["inline_policies"]) - set(desired["inline_policies"]):
-        client.delete_role_policy(RoleName=name, PolicyName=policy_name)
+        role_client.delete_role_policy(RoleName=name, PolicyName=policy_name)
     for arn in set(desired["managed_policy_arns"]) - set(current["managed_policy_arns"]):
-        client.attach_role_policy(RoleName=name, PolicyArn=arn)
+        role_client.attach_role_policy(RoleName=name, PolicyArn=arn)
     for arn in set(current["managed_policy_arns"]) - set(desired["managed_policy_arns"]):
-        client.detach_role_policy(RoleName=name, PolicyArn=arn)
+        role_client.detach_role_policy(RoleName=name, PolicyArn=arn)
     sync_tags(current["tags"], desired["tags"],
-              lambda keys: client.untag_role(RoleName=name, TagKeys=keys), lambda tags: client.tag_role(RoleName=name, Tags=tags))
+              lambda keys: role_client.untag_role(RoleName=name, TagKeys=keys), lambda tags: role_client.tag_role(RoleName=name, Tags=tags))
     if desired["instance_profile"] and not current["instance_profile"]:
-        ensure_instance_profile(client, name, desired["path"])
+        ensure_instance_profile(client, fresh, name, desired["path"])
     elif current["instance_profile"] and not desired["instance_profile"]:
         delete_instance_profile(client, name)
 
 
-def ensure_instance_profile(client, name, path):
+def ensure_instance_profile(client, fresh, name, path):
     try:
         profile = client.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
     except botocore.exceptions.ClientError as error:
@@ -360,7 +363,7 @@ def ensure_instance_profile(client, name, path):
             raise
         profile = client.create_instance_profile(InstanceProfileName=name, Path=path)["InstanceProfile"]
     if name not in [r["RoleName"] for r in profile.get("Roles", [])]:
-        client.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+        fresh.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
 
 
 def delete_instance_profile(client, name):
@@ -383,7 +386,7 @@ def delete_role(client, name, current):
 def account_partition(module):
     """Account and partition for predicting ARNs in check mode."""
     try:
-        parts = module.client("sts").get_caller_identity()["Arn"].split(":")
+        parts = RetryingClient(module, "sts").get_caller_identity()["Arn"].split(":")
         return parts[4], parts[1]
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
         return "000000000000", "aws"
@@ -397,6 +400,7 @@ def for_diff(state):
 
 def run(module, client):
     params = module.params
+    fresh = RetryingClient(module, "iam", "NoSuchEntity")
     # Read every role and make every check first: a run that fails changes nothing.
     plans = [(index, spec, read_role(client, spec["name"])) for index, spec in enumerate(params["roles"])]
     if params["state"] == "present":
@@ -424,8 +428,9 @@ def run(module, client):
         else:
             changes = role_changes(current, desired)
         if changes and not module.check_mode:
-            apply_role(client, name, current, desired, changes)
-        final = read_role(client, name) if not module.check_mode else None
+            apply_role(client, fresh, name, current, desired, changes)
+        # Read back what changed (a role created now through ``fresh``); an unchanged role is as it was read.
+        final = None if module.check_mode else (read_role(fresh if current is None else client, name) if changes else current)
         if final:
             arn, profile_arn = final["arn"], final["instance_profile_arn"]
         else:
@@ -444,7 +449,7 @@ def main():
     errors = validation_errors(module.params["roles"], module.params["state"])
     if errors:
         module.fail_json(msg="Invalid roles, nothing was changed: " + "; ".join(errors), errors=errors)
-    client = module.client("iam")
+    client = RetryingClient(module, "iam")
     try:
         results, before, after = run(module, client)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

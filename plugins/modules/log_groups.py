@@ -115,10 +115,9 @@ def read_existing(client, names, with_tags):
     found = {}
     prefix = os.path.commonprefix(list(names)) if names else ""
     arguments = {"logGroupNamePrefix": prefix} if prefix else {}
-    for page in client.get_paginator("describe_log_groups").paginate(**arguments):
-        for group in page["logGroups"]:
-            if group["logGroupName"] in wanted:
-                found[group["logGroupName"]] = {"arn": re.sub(r":\*$", "", group["arn"]), "retention": group.get("retentionInDays")}
+    for group in client.paginate("describe_log_groups", **arguments)["logGroups"]:
+        if group["logGroupName"] in wanted:
+            found[group["logGroupName"]] = {"arn": re.sub(r":\*$", "", group["arn"]), "retention": group.get("retentionInDays")}
     if with_tags:
         for name, group in found.items():
             group["tags"] = client.list_tags_for_resource(resourceArn=group["arn"], aws_retry=True).get("tags", {})

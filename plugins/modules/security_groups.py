@@ -263,9 +263,8 @@ def read_groups(client, vpc_id, names):
         return {}
     filters = [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "group-name", "Values": list(names)}]
     found = {}
-    for page in client.get_paginator("describe_security_groups").paginate(Filters=filters):
-        for group in page["SecurityGroups"]:
-            found[group["GroupName"]] = group
+    for group in client.paginate("describe_security_groups", Filters=filters)["SecurityGroups"]:
+        found[group["GroupName"]] = group
     return found
 
 

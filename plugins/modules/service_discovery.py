@@ -97,25 +97,23 @@ except ImportError:
     pass  # handled by AnsibleAWSModule
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import tag_list
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient, tag_list
 
 DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def find_namespace(client, name):
-    for page in client.get_paginator("list_namespaces").paginate():
-        for namespace in page["Namespaces"]:
-            if namespace["Name"] == name and namespace.get("Type") == "DNS_PRIVATE":
-                return namespace
+    for namespace in client.paginate("list_namespaces")["Namespaces"]:
+        if namespace["Name"] == name and namespace.get("Type") == "DNS_PRIVATE":
+            return namespace
     return None
 
 
 def namespace_services(client, namespace_id):
     found = {}
-    for page in client.get_paginator("list_services").paginate(Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id]}]):
-        for service in page["Services"]:
-            found[service["Name"]] = service
+    for service in client.paginate("list_services", Filters=[{"Name": "NAMESPACE_ID", "Values": [namespace_id]}])["Services"]:
+        found[service["Name"]] = service
     return found
 
 
@@ -227,7 +225,7 @@ def main():
         supports_check_mode=True,
     )
     validate(module)
-    client = module.client("servicediscovery")
+    client = RetryingClient(module, "servicediscovery")
     try:
         if module.params["state"] == "present":
             changed, before, after, namespace, services = ensure_present(module, client)

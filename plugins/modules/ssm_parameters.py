@@ -184,10 +184,9 @@ def read_existing(client, names, with_tags):
     present = [name for name in names if name in found]
     for batch in batches(present, DESCRIBE_BATCH):
         filters = [{"Key": "Name", "Option": "Equals", "Values": batch}]
-        for page in client.get_paginator("describe_parameters").paginate(ParameterFilters=filters, PaginationConfig={"PageSize": 50}):
-            for meta in page["Parameters"]:
-                if meta["Name"] in found:
-                    found[meta["Name"]].update(tier=meta.get("Tier", "Standard"), description=meta.get("Description", ""))
+        for meta in client.paginate("describe_parameters", ParameterFilters=filters, PaginationConfig={"PageSize": 50})["Parameters"]:
+            if meta["Name"] in found:
+                found[meta["Name"]].update(tier=meta.get("Tier", "Standard"), description=meta.get("Description", ""))
     if with_tags:
         for name in present:
             tags = client.list_tags_for_resource(ResourceType="Parameter", ResourceId=name, aws_retry=True)["TagList"]

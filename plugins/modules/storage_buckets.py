@@ -168,6 +168,7 @@ except ImportError:
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.lgtm.aws.plugins.module_utils import s3_buckets as s3
+from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient
 
 LIFECYCLE_DAY_OPTIONS = ("expiration_days", "noncurrent_expiration_days", "abort_multipart_days")
 
@@ -255,7 +256,8 @@ def ensure_present(module, client, spec):
         for aspect in s3.APPLY_ORDER:
             if aspect in to_apply:
                 s3.apply_aspect(client, name, aspect, current, desired, module.params["purge_tags"])
-    after = desired if module.check_mode else s3.read_state(client, name)
+    # Read back what changed; an unchanged bucket is as it was read.
+    after = desired if module.check_mode else (s3.read_state(client, name) if changes or not exists else current)
     result.update(
         action="created" if not exists else ("updated" if changes else "unchanged"),
         changed=bool(changes) or not exists,
@@ -309,7 +311,7 @@ def main():
     if errors:
         module.fail_json(msg="Invalid buckets, nothing was changed: " + "; ".join(errors), errors=errors)
 
-    client = module.client("s3")
+    client = RetryingClient(module, "s3")
     try:
         if module.params["state"] == "present":
             results, before, after = run_present(module, client)

@@ -21,6 +21,10 @@ class Retrying(object):
             return attribute(*args, **kwargs)
         return call
 
+    def paginate(self, operation, **params):
+        """As aws_common.RetryingClient.paginate: the full result of a paginated call."""
+        return self.client.get_paginator(operation).paginate(**params).build_full_result()
+
 
 @pytest.fixture
 def aws(monkeypatch):

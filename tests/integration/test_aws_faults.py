@@ -1,0 +1,125 @@
+"""The storage, identity and ECS plays of site.yml through tests/aws_proxy.py: a no-change rerun makes no mutating
+AWS call, and with 20% of the calls throttled (and new IAM roles not yet visible) the plays converge and a rerun
+changes nothing. The proxy keeps a fault on this collection's calls through botocore's own quick retries, so they
+get through only by the modules' retries (amazon.aws AWSRetry.jittered_backoff, docs/retries.md)."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from conftest import BIN_DIR, REGION, REPO_ROOT, PlaybookResult, running_moto
+
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
+from aws_proxy import Proxy, summarize  # noqa: E402  pylint: disable=wrong-import-position
+
+pytestmark = pytest.mark.integration
+
+SITE = os.path.join(REPO_ROOT, "site.yml")
+INVENTORY = os.path.join(REPO_ROOT, "inventories", "local")
+TAGS = "storage,identity,ecs"
+# 20% of the calls throttled (S3 SlowDown, JSON ThrottlingException, query Throttling, EC2 RequestLimitExceeded),
+# a few 500s, plain 503s and slow answers, and every new IAM role, instance profile and OIDC provider invisible
+# to the next call that names it.
+# The local fixtures (what a real account has before site.yml) are registered without faults.
+FAULTS = {"throttle": 0.2, "error": 0.02, "plain_503": 0.02, "slow": 0.02, "slow_seconds": 0.3, "invisible": 1.0,
+          "skip_phases": ["Local AWS stand-in fixtures"]}
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory):
+    """One local AWS (with the managed policies) behind one proxy for this file."""
+    with running_moto(tmp_path_factory.mktemp("moto-faults"), dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")) as url:
+        server = Proxy(url).start()
+        server.upstream_url = url
+        yield server
+        server.stop()
+
+
+@pytest.fixture
+def converge(proxy, tmp_path):
+    """A fresh account; ``converge(faults)`` runs site.yml --tags storage,identity,ecs through the proxy with faults."""
+    urllib.request.urlopen(urllib.request.Request(proxy.upstream_url + "/moto-api/reset", method="POST"), timeout=10)
+    env = dict(os.environ)
+    env.update(
+        AWS_ENDPOINT_URL=proxy.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+        PATH=BIN_DIR + os.pathsep + env.get("PATH", ""),
+        # Shorter back-off sleeps (AWSRetry's and botocore's), same schedule shape.
+        PYTHONPATH=os.path.join(REPO_ROOT, "tests", "fast_backoff"),
+        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+        ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO_ROOT, "tests", "callback_plugins"), ANSIBLE_CALLBACKS_ENABLED="aws_proxy_phases",
+    )
+
+    def run(faults=None, *args):
+        proxy.configure(**dict({"throttle": 0.0, "error": 0.0, "plain_503": 0.0, "slow": 0.0, "invisible": 0.0}, **(faults or {})))
+        proxy.stats.reset()
+        cmd = [os.path.join(BIN_DIR, "ansible-playbook"), SITE, "-i", INVENTORY, "--tags", TAGS, "-e", "lgtm_output_dir=%s" % tmp_path]
+        started = time.monotonic()
+        proc = subprocess.run(cmd + list(args), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)
+        result = PlaybookResult(proc)
+        result.seconds = time.monotonic() - started
+        result.calls = proxy.stats.snapshot()
+        result.summary = summarize(result.calls)
+        (tmp_path / ("run-%d.json" % time.monotonic_ns())).write_text(proc.stdout)
+        return result
+
+    return run
+
+
+def explain(result):
+    """The failed tasks with their messages, or the output's tail when there is no JSON."""
+    try:
+        failed = ["%s: %s %s" % (task["task"]["name"], str(host.get("msg"))[:600], str(host.get("exception", ""))[-1500:])
+                  for play in json.loads(result.stdout)["plays"]
+                  for task in play["tasks"] for host in task["hosts"].values() if host.get("failed")]
+    except ValueError:
+        failed = [(result.stdout + result.stderr)[-3000:]]
+    return "rc=%s, calls %s\n%s" % (result.rc, result.summary, "\n".join(failed))
+
+
+def slowest_tasks(result, count=8):
+    """The tasks that took longest, with seconds, from the JSON callback's durations."""
+    from datetime import datetime  # pylint: disable=import-outside-toplevel
+    spans = []
+    for play in json.loads(result.stdout)["plays"]:
+        for task in play["tasks"]:
+            duration = task["task"]["duration"]
+            if duration.get("end"):
+                seconds = (datetime.fromisoformat(duration["end"].rstrip("Z")) - datetime.fromisoformat(duration["start"].rstrip("Z"))).total_seconds()
+                spans.append((round(seconds, 1), task["task"]["name"]))
+    return sorted(spans, reverse=True)[:count]
+
+
+def reads_per_capability(result):
+    table = {}
+    for call in result.calls["calls"]:
+        if call["read"]:
+            table.setdefault(call["phase"], {}).setdefault(call["service"], 0)
+            table[call["phase"]][call["service"]] += call["count"]
+    return table
+
+
+def test_converges_under_faults_and_a_rerun_makes_no_mutating_call(converge):
+    """20% throttled (and the other faults): the plays converge; a rerun under the same faults reports changed=0 and
+    makes no mutating AWS call at all. Prints the calls of both runs and the rerun's reads per capability."""
+    first = converge(FAULTS)
+    assert first.rc == 0, explain(first)
+    assert first.summary["writes"] > 0, "the proxy sees the first run's creates"
+    injected = {f["kind"] for f in first.calls["faults"]}
+    assert {"throttle", "error", "plain_503", "slow", "invisible"} <= injected, first.calls["faults"]
+    second = converge(FAULTS)
+    assert second.rc == 0, explain(second)
+    assert second.total("changed") == 0, second.changed_tasks()
+    assert second.calls["mutations"] == [], "a no-change rerun made mutating AWS calls: %s" % json.dumps(second.calls["mutations"], indent=1)
+    assert second.summary["faults"] > 0
+    print("\nfirst run (%.0f s): %d reads, %d writes, %d faults" % (first.seconds, first.summary["reads"], first.summary["writes"], first.summary["faults"]),
+          json.dumps(first.summary["by_phase"], sort_keys=True))
+    print("rerun (%.0f s): %d reads, %d writes, %d faults" % (second.seconds, second.summary["reads"], second.summary["writes"], second.summary["faults"]),
+          json.dumps(second.summary["by_phase"], sort_keys=True))
+    print("rerun reads per capability and service:", json.dumps(reads_per_capability(second), sort_keys=True))
+    print("slowest tasks of the first run:", slowest_tasks(first))
