@@ -20,6 +20,10 @@ from ansible_collections.lgtm.aws.plugins.module_utils.alloy_host_system import 
 
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
 CACHE_DIR = "/var/cache/alloy"
+# apt reads only the Alloy source's package list (kept here) and dpkg's status: installing then costs a fraction
+# of a second instead of loading every list of the distribution. A dependency the host lacks falls back to
+# apt's usual view (every source).
+APT_LISTS = CACHE_DIR + "/apt-lists"
 RPM_REPO_FILE = "/etc/yum.repos.d/grafana-alloy.repo"
 
 
@@ -78,7 +82,7 @@ class Package(object):
             self._describe_version(installed)
             if not self.host.check_mode:
                 self._apt_update(source)
-                self._apt_install("alloy=%s" % self.version, retry_update=True)
+                self._apt_install("alloy=%s" % self.version, self._alloy_only(source))
             return self._hold(True)
         return self._hold(False, status)
 
@@ -134,7 +138,7 @@ class Package(object):
                 return self._hold(False, status)
             self._describe_version(installed, file_version)
             if not self.host.check_mode:
-                self._apt_install(cached)
+                self._apt_install(cached, self._alloy_only("/dev/null"))
             return self._hold(True)
         file_version = self.rpm_version(cached)
         installed = self.rpm_version()
@@ -213,17 +217,29 @@ class Package(object):
                                            "before": "alloy %s\n" % installed if installed else "",
                                            "after": "alloy %s\n" % (wanted or self.version)})
 
-    def _apt_update(self, source):
-        # Only the Alloy source: quick, and other sources' state is not this module's business.
-        self.host.run(["apt-get", "update", "-o", "Dir::Etc::sourcelist=%s" % source, "-o", "Dir::Etc::sourceparts=-",
-                       "-o", "APT::Get::List-Cleanup=0"], environ=APT_ENV)
+    @staticmethod
+    def _alloy_only(source):
+        """apt options for a view of only ``source`` (its list kept in APT_LISTS) and what is installed."""
+        return ["-o", "Dir::Etc::sourcelist=%s" % source, "-o", "Dir::Etc::sourceparts=-",
+                "-o", "Dir::State::Lists=%s" % APT_LISTS, "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache="]
 
-    def _apt_install(self, what, retry_update=False):
+    @staticmethod
+    def _lists_dir():
+        if not os.path.isdir(os.path.join(APT_LISTS, "partial")):
+            os.makedirs(os.path.join(APT_LISTS, "partial"))
+
+    def _apt_update(self, source):
+        # Only the Alloy source, into a list directory of its own: other sources' state is not this module's business.
+        self._lists_dir()
+        self.host.run(["apt-get", "update"] + self._alloy_only(source), environ=APT_ENV)
+
+    def _apt_install(self, what, view):
         argv = ["apt-get", "install", "-y", "--allow-downgrades", "--allow-change-held-packages",
                 "-o", "Dpkg::Options::=--force-confold", what]
-        rc, _out, _err = self.host.run(argv, check=not retry_update, environ=APT_ENV)
+        self._lists_dir()
+        rc, _out, _err = self.host.run(argv[:2] + view + argv[2:], check=False, environ=APT_ENV)
         if rc != 0:
-            # A dependency from the distribution's own sources whose lists are stale or absent.
+            # A dependency the host does not have: apt's usual view, every source, freshly read.
             self.host.run(["apt-get", "update"], environ=APT_ENV)
             self.host.run(argv, environ=APT_ENV)
 
