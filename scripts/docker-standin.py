@@ -279,6 +279,25 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     allow_reuse_address = True
 
 
+KEYCLOAK_CONF = "/opt/keycloak/conf/keycloak.conf"
+
+
+def keycloak_option(args, env, name):
+    """An option as Keycloak resolves it: the command line, then KC_<NAME>, then conf/keycloak.conf; else false."""
+    value = flag(args, name) or env.get("KC_" + name.upper().replace("-", "_"))
+    if value:
+        return value
+    try:
+        with open(KEYCLOAK_CONF) as handle:
+            for line in handle:
+                key, sep, conf_value = line.strip().partition("=")
+                if sep and key.strip() == name:
+                    return conf_value.strip()
+    except OSError:
+        pass
+    return "false"
+
+
 def serve(product, args):
     env = dict(os.environ)
     ports, configs = ports_and_config(product, args, env)
@@ -286,8 +305,8 @@ def serve(product, args):
     imported_realms = {}
     if product == "keycloak":
         imported_realms = realms() if has_flag(args, "import-realm") else {}
-        health_enabled = (flag(args, "health-enabled") or env.get("KC_HEALTH_ENABLED", "false")) == "true"
-        metrics_enabled = (flag(args, "metrics-enabled") or env.get("KC_METRICS_ENABLED", "false")) == "true"
+        health_enabled = keycloak_option(args, env, "health-enabled") == "true"
+        metrics_enabled = keycloak_option(args, env, "metrics-enabled") == "true"
     secret_dir = "/run/secrets"
     state = State({
         "product": product, "version": VERSION, "standin": True, "argv": [product] + args,
