@@ -7,7 +7,6 @@ host says it lacks it; a host that does not answer yet is asked again until conn
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -18,6 +17,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.lgtm.aws.plugins.module_utils import alloy_syntax
 from ansible_collections.lgtm.aws.plugins.module_utils.alloy_binary import summary
+from ansible_collections.lgtm.aws.plugins.module_utils.alloy_host_system import sha256_file
 from ansible_collections.lgtm.aws.plugins.plugin_utils import alloy_pipelines
 
 VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+([-~+.][0-9A-Za-z.~+-]+)?$")
@@ -57,14 +57,6 @@ ARGS = {
     "render_only": {"type": "bool", "default": False},
 }
 LINUX_PASSTHROUGH = ("user", "group", "user_groups", "config_dir", "data_dir")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _present(values):
@@ -198,7 +190,7 @@ class ActionModule(ActionBase):
         package = None
         if args["state"] == "present" and given["method"] == "package_file":
             package = self._local_file(given["package_file"], "alloy_package_file")
-            package_info.update(name=os.path.basename(package), sha256=_sha256(package))
+            package_info.update(name=os.path.basename(package), sha256=sha256_file(package))
             if given["package_key_file"]:
                 with open(self._local_file(given["package_key_file"], "alloy_package_key_file")) as handle:
                     package_info["key"] = handle.read()
