@@ -109,7 +109,9 @@ def account(moto_endpoint):
     iam = _client(moto_endpoint, "iam")
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
     cluster_role = iam.create_role(RoleName="acme-eks-cluster-service", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    _client(moto_endpoint, "eks").create_cluster(name=BASE, roleArn=cluster_role, resourcesVpcConfig={"subnetIds": subnets[:2]})
+    # A Kubernetes version EKS still runs (moto's default, 1.19, is older than any chart set supports).
+    _client(moto_endpoint, "eks").create_cluster(name=BASE, version="1.31", roleArn=cluster_role,
+                                                 resourcesVpcConfig={"subnetIds": subnets[:2]})
     certificate = _client(moto_endpoint, "acm").request_certificate(DomainName="grafana.acme.example")["CertificateArn"]
     _client(moto_endpoint, "route53").create_hosted_zone(Name="acme.example", CallerReference="acme-" + SUFFIX)
     secrets = _client(moto_endpoint, "secretsmanager")
@@ -236,7 +238,8 @@ def test_artifact_declares_the_collections_it_uses(repo):
     manifest = json.loads((repo.collection / "MANIFEST.json").read_text())["collection_info"]
     declared = set(manifest["dependencies"])
     used = set()
-    fqcn = re.compile(r"(?<![\w.])((?:amazon|community|kubernetes|ansible|containers)\.[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*")
+    # Not after "/" or "-": host names such as https://kubernetes.default.svc are not collection names.
+    fqcn = re.compile(r"(?<![\w./-])((?:amazon|community|kubernetes|ansible|containers)\.[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*")
     imports = re.compile(r"ansible_collections\.([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)")
     for top in ("roles", "plugins", "playbooks", "meta", "inventories"):
         for root, _dirs, names in os.walk(repo.collection / top):
