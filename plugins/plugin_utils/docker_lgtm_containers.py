@@ -209,7 +209,7 @@ def containers(spec, file_list, alloy_experimental=False, secrets=None):
             container["mounts"].append(_bind("/", "/host"))
             container["pid_mode"] = "host"
         if name == "cadvisor":
-            # /dev/disk and /dev/kmsg are left out: not every host has them (seed 003's troubleshooting); add
+            # /dev/disk and /dev/kmsg are left out: the container fails to start on hosts that lack them; add
             # them with services.cadvisor.extra_args and a device when the host does.
             # Not privileged: refused where the engine itself runs confined, and cgroup v2 hosts do not need it.
             container["mounts"] += [_bind("/", "/rootfs"), _bind("/var/run", "/var/run"), _bind("/sys", "/sys"),

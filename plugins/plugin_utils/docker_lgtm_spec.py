@@ -16,8 +16,8 @@ from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Proble
 
 SERVICES = ("proxy", "grafana", "prometheus", "alertmanager", "pushgateway", "node_exporter", "cadvisor",
             "loki", "tempo", "mimir", "memcached", "keycloak", "alloy")
-# Images pinned to the seeds' versions (003: Grafana, Prometheus, Pushgateway, Loki, Tempo, Alloy, Alertmanager);
-# Mimir and Keycloak at a current release; the others at a recent release of their own.
+# Images pinned to tested releases (Grafana, Prometheus, Pushgateway, Loki, Tempo, Alloy, Alertmanager, Mimir, Keycloak,
+# and the others at a recent release of their own); each is overridable per service.
 IMAGES = {
     "proxy": "caddy:2.10.2",
     "grafana": "grafana/grafana:12.3.1",
