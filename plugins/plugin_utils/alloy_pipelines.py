@@ -16,6 +16,8 @@ from ansible_collections.lgtm.aws.plugins.module_utils import alloy_syntax
 from ansible_collections.lgtm.aws.plugins.module_utils.alloy_syntax import IDENT, expr
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems, check_keys as _check_keys, fail as _fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import (
+    choice as _choice, host_port as _spec_host_port, tenant as _tenant)
 
 MODES = ("agent", "collector")
 PLATFORMS = ("linux", "windows")
@@ -32,7 +34,6 @@ DURATION = re.compile(r"^([0-9]+(ms|s|m|h))+$")
 SIZE = re.compile(r"^[0-9]+(B|KB|MB|GB|KiB|MiB|GiB)$")
 VERSION = re.compile(r"^v?([0-9]+)\.([0-9]+)\.([0-9]+)([-+.][0-9A-Za-z.+-]*)?$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
 PASSWORD_ENV = "ALLOY_BASIC_AUTH_PASSWORD"
 # Where each pipeline writes.
 DESTINATION = {
@@ -137,18 +138,7 @@ def _url(value, field, schemes=("http", "https")):
 
 
 def _host_port(value, field):
-    if not isinstance(value, str) or not re.match(r"^[^\s:/]+:[0-9]{1,5}$", value):
-        _fail(field, "must be host:port, e.g. tempo.example.internal:4317 (got %r)" % (value,))
-
-
-def _tenant(value, field):
-    if not isinstance(value, str) or not TENANT.match(value):
-        _fail(field, "must be a tenant ID of 1-150 letters, digits and !._*'()- (got %r)" % (value,))
-
-
-def _choice(value, choices, field):
-    if value not in choices:
-        _fail(field, "must be one of %s (got %r)" % (", ".join(choices), value))
+    _spec_host_port(value, field, ", e.g. tempo.example.internal:4317")
 
 
 def _string_list(value, field, allowed=None):

@@ -10,7 +10,8 @@ one run reports every problem.
 import os
 import re
 
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import fail
+from ansible_collections.lgtm.aws.plugins.plugin_utils import spec_checks
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import choice, fail, tenant  # noqa: F401 pylint: disable=unused-import
 
 # RFC 1123 labels, at least two of them, a final label that is not all digits.
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
@@ -22,9 +23,7 @@ IMAGE = re.compile(r"^(?:%s/)?%s(?:/%s)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-
 REGISTRY = re.compile(r"^%s(?:/%s)*$" % (_HOST, _COMPONENT))
 DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 MEMORY = re.compile(r"^[0-9]+[bkmg]$", re.IGNORECASE)
-TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-HOST_PORT = re.compile(r"^[^\s:/]+:[0-9]{1,5}$")
 
 
 def domain(value, field):
@@ -69,24 +68,13 @@ def string(value, field, allow_empty=True):
         fail(field, "must be a%s string (got %r)" % ("" if allow_empty else " non-empty", value))
 
 
-def choice(value, choices, field):
-    if value not in choices:
-        fail(field, "must be one of %s (got %r)" % (", ".join(choices), value))
-
-
-def tenant(value, field):
-    if not isinstance(value, str) or not TENANT.match(value):
-        fail(field, "must be a tenant ID of 1-150 letters, digits and !._*'()- (got %r)" % (value,))
-
-
 def email(value, field):
     if not isinstance(value, str) or not EMAIL.match(value):
         fail(field, "must be an e-mail address (got %r)" % (value,))
 
 
 def host_port(value, field):
-    if not isinstance(value, str) or not HOST_PORT.match(value):
-        fail(field, "must be host:port such as smtp.example.com:587 (got %r)" % (value,))
+    spec_checks.host_port(value, field, " such as smtp.example.com:587")
 
 
 def memory(value, field):

@@ -15,7 +15,7 @@ order. The keys used are those the pinned chart versions read (tests/fixtures/ch
 import re
 
 # SpecError is part of this module's API: callers catch it from here.
-from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import Problems, SpecError, closest, merge
+from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import TENANT, Problems, SpecError, closest, merge
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import check_keys as _keys, fail as _fail
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_lab_spec
 
@@ -69,7 +69,6 @@ IRSA = ("loki", "mimir", "tempo")
 # it; Mimir's largest default compaction range is 24h; Tempo compacts in 1h windows.
 MIN_RETENTION_HOURS = {"logs": 24, "metrics": 24, "traces": 2}
 DURATION = re.compile(r"^([0-9]+)([hdw])$")
-TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
 K8S_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 K8S_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")

@@ -10,6 +10,7 @@ all. ``merge`` is the one rule by which a spec is laid over its defaults.
 
 import copy
 import difflib
+import re
 from contextlib import contextmanager
 
 
@@ -33,6 +34,27 @@ def format_problem(field, message):
 
 def fail(field, message):
     raise SpecError([(field, message)])
+
+
+# A tenant ID as Mimir, Loki and Tempo take it in X-Scope-OrgID.
+TENANT = re.compile(r"^[A-Za-z0-9!._*'()-]{1,150}$")
+HOST_PORT = re.compile(r"^[^\s:/]+:[0-9]{1,5}$")
+
+
+def choice(value, choices, field):
+    if value not in choices:
+        fail(field, "must be one of %s (got %r)" % (", ".join(choices), value))
+
+
+def tenant(value, field):
+    if not isinstance(value, str) or not TENANT.match(value):
+        fail(field, "must be a tenant ID of 1-150 letters, digits and !._*'()- (got %r)" % (value,))
+
+
+def host_port(value, field, example):
+    """``host:port``; ``example`` shows one in the message (e.g. tempo.example.internal:4317)."""
+    if not isinstance(value, str) or not HOST_PORT.match(value):
+        fail(field, "must be host:port%s (got %r)" % (example, value))
 
 
 def closest(name, known):
