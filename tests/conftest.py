@@ -25,3 +25,6 @@ def _install_collection_finder():
 
 
 _install_collection_finder()
+
+# Helpers shared by unit and integration tests (tests/eks_chart_keys.py, tests/aws_proxy.py) import by name.
+sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))

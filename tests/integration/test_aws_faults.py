@@ -6,7 +6,6 @@ get through only by the modules' retries (amazon.aws AWSRetry.jittered_backoff, 
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.request
 
@@ -14,8 +13,7 @@ import pytest
 
 from conftest import BIN_DIR, REGION, REPO_ROOT, PlaybookResult, running_moto
 
-sys.path.insert(0, os.path.join(REPO_ROOT, "tests"))
-from aws_proxy import Proxy, summarize  # noqa: E402  pylint: disable=wrong-import-position
+from aws_proxy import Proxy, summarize  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,6 @@
 roles that exist, bad settings and missing outputs that stop before any AWS call (all their problems at
 once), and the Helm install where a cluster is given."""
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
+import eks_chart_keys  # tests/eks_chart_keys.py: values against the keys each chart version's templates read
 
 pytestmark = pytest.mark.integration
 
@@ -23,15 +23,6 @@ EKS = os.path.join(REPO_ROOT, "playbooks", "eks.yml")
 def values_of(out, release, chart_set=""):
     with open(os.path.join(out, "eks", chart_set, release + ".values.yaml")) as handle:
         return yaml.safe_load(handle)
-
-
-def chart_keys():
-    """The unit tests' check of values against the keys each chart version's templates read."""
-    path = os.path.join(REPO_ROOT, "tests", "unit", "plugins", "plugin_utils", "test_eks_chart_keys.py")
-    spec = importlib.util.spec_from_file_location("eks_chart_keys", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_client, tmp_path):
@@ -65,15 +56,14 @@ def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_clie
     assert not (tmp_path / "eks" / "grafana.values.yaml").read_text().count("adminPassword")
 
     # Every key of both sets' values is one the templates of that set's chart version read.
-    keys = chart_keys()
     for chart_set in ("", "current"):
         with open(tmp_path / "eks" / chart_set / "plan.yaml") as handle:
             set_plan = yaml.safe_load(handle)
         assert set_plan["chart_set"] == (chart_set or "seed")
         for release in set_plan["releases"]:
             values = values_of(tmp_path, release["release"], chart_set)
-            facts = keys.facts(release["chart"], release["version"])
-            assert keys.unread_keys(facts, values, keys.mode_of(release["release"], values)) == [], (chart_set, release["release"])
+            facts = eks_chart_keys.facts(release["chart"], release["version"])
+            assert eks_chart_keys.unread_keys(facts, values, eks_chart_keys.mode_of(release["release"], values)) == [], (chart_set, release["release"])
     assert dict((r["chart"], r["version"]) for r in set_plan["releases"])["loki"] == "18.11.0"
     assert not (tmp_path / "eks" / "seed").exists()
 

@@ -1,16 +1,12 @@
 """tests/aws_proxy.py on its own: it names each call's service and action, and botocore reads its faults as the
 error codes real AWS sends (so the retry tests exercise the real retry rules)."""
 
-import os
-import sys
-
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from aws_proxy import Proxy  # noqa: E402  pylint: disable=wrong-import-position
+from aws_proxy import Proxy  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
 
 server_module = pytest.importorskip("moto.server")
 

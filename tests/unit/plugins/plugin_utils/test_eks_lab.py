@@ -13,7 +13,7 @@ import subprocess
 import jsonschema
 import pytest
 
-import test_eks_chart_keys as chart_keys_check
+import eks_chart_keys as chart_keys_check  # tests/eks_chart_keys.py
 import yaml
 from ansible.errors import AnsibleFilterError
 
@@ -21,59 +21,27 @@ from ansible_collections.lgtm.aws.plugins.filter import eks_lgtm as eks_filter
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_dashboards as dash
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_gitops, eks_lab, eks_lab_spec
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values as ev
+from eks_chart_keys import SPEC as EXAMPLE  # pylint: disable=wrong-import-order
 
 HERE = os.path.dirname(__file__)
 ROOT = os.path.join(HERE, "..", "..", "..", "..")
-CHARTS = os.path.join(ROOT, "tests", "fixtures", "charts")
 CRD = os.path.join(ROOT, "tests", "fixtures", "crds", "instrumentation-v1alpha1-0.104.0.json")
 RUNBOOK = os.path.join(ROOT, "docs", "eks-runbook.md")
 PROMTOOL = shutil.which("promtool") or ("/usr/bin/promtool" if os.path.exists("/usr/bin/promtool") else None)
 needs_promtool = pytest.mark.skipif(not PROMTOOL, reason="needs promtool (Debian package prometheus; make deps) to parse PromQL")
 
-ACCOUNT = "123456789012"
-SPEC = {
-    "cluster": {"name": "acme-prod", "region": "eu-west-1"},
-    "buckets": {"loki": "acme-prod-loki", "mimir_blocks": "acme-prod-mimir-blocks", "mimir_alertmanager": "acme-prod-mimir-alertmanager",
-                "mimir_ruler": "acme-prod-mimir-ruler", "tempo": "acme-prod-tempo"},
-    "irsa_roles": dict((c, {"arn": "arn:aws:iam::%s:role/acme-prod-%s-irsa" % (ACCOUNT, c), "service_account": c, "namespace": "monitoring"})
-                       for c in ("loki", "mimir", "tempo")),
-    "ingress": {"host": "grafana.internal.example.com"},
-}
+# The shared example without the ALB settings (the lab needs a host name only).
+SPEC = dict(EXAMPLE, ingress={"host": "grafana.internal.example.com"})
 EVERYTHING = {"scrape": {"hubble": True, "ztunnel": True}, "instrumentation": {"languages": list(eks_lab_spec.LANGUAGES)},
               "tenancy": {"enabled": True, "tenant": "acme"}}
 CHART_FILES = {"loki": "loki-6.27.0", "mimir": "mimir-distributed-6.0.5", "tempo": "tempo-distributed-1.60.0",
                "otel-collector": "opentelemetry-collector-0.143.0", "grafana": "grafana-10.5.5", "otel-operator": "opentelemetry-operator-0.104.0"}
-# Maps passed on whole to the application's own configuration (as in test_eks_values), and the dashboards' bodies.
-ANNOTATIONS = "serviceAccount.annotations."
-FREE_FORM = {
-    "loki": ("loki.schemaConfig.", "loki.limits_config.", "loki.compactor.", ANNOTATIONS),
-    "mimir": ("mimir.structuredConfig.", ANNOTATIONS),
-    "tempo": ("storage.trace.s3.", "overrides.defaults.", "metricsGenerator.config.storage.", "metricsGenerator.config.processor.", ANNOTATIONS),
-    "otel-collector": ("config.", "clusterRole.rules"),
-    "grafana": ("datasources.", "ingress.annotations.", "dashboardProviders.", "dashboards."),
-    "otel-operator": (),
-}
 
 
 def spec(**changes):
     data = copy.deepcopy(SPEC)
     data.update(copy.deepcopy(changes))
     return ev.validate(data)
-
-
-def key_paths(node, prefix=""):
-    for key, value in node.items():
-        path = "%s.%s" % (prefix, key) if prefix else key
-        yield path
-        if isinstance(value, dict):
-            yield from key_paths(value, path)
-
-
-def chart_keys(release):
-    with open(os.path.join(CHARTS, CHART_FILES[release] + ".keys.yaml")) as handle:
-        data = yaml.safe_load(handle)
-    # Derived fact files list what values.yaml defines (what the templates read is test_eks_chart_keys' check).
-    return set(data["defines"] if "defines" in data else data["keys"])
 
 
 # --- Plan and GitOps -------------------------------------------------------------------------------------
@@ -157,8 +125,7 @@ def test_the_labs_values_use_only_keys_the_pinned_charts_read(release):
 
 
 def test_the_operator_key_file_is_for_the_pinned_version_and_would_catch_a_wrong_key():
-    with open(os.path.join(CHARTS, "opentelemetry-operator-%s.keys.yaml" % eks_lab_spec.OPERATOR_VERSION)) as handle:
-        data = yaml.safe_load(handle)
+    data = chart_keys_check.facts("opentelemetry-operator", eks_lab_spec.OPERATOR_VERSION)
     assert (data["chart"], str(data["version"]), data["derived"]) == ("opentelemetry-operator", eks_lab_spec.OPERATOR_VERSION, True)
     reads = set(path for found in data["reads"].values() for path in found)
     assert "manager.autoInstrumentation.go.enabled" in reads and "admissionWebhooks.autoGenerateCert.recreate" in reads

@@ -9,17 +9,8 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.lgtm.aws.plugins.filter import eks_lgtm as eks_filter
 from ansible_collections.lgtm.aws.plugins.plugin_utils import eks_values as ev
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import format_problem
+from eks_chart_keys import SPEC  # tests/eks_chart_keys.py  pylint: disable=wrong-import-order
 
-ACCOUNT = "123456789012"
-SPEC = {
-    "cluster": {"name": "acme-prod", "region": "eu-west-1"},
-    "buckets": {"loki": "acme-prod-loki", "mimir_blocks": "acme-prod-mimir-blocks", "mimir_alertmanager": "acme-prod-mimir-alertmanager",
-                "mimir_ruler": "acme-prod-mimir-ruler", "tempo": "acme-prod-tempo"},
-    "irsa_roles": dict((c, {"arn": "arn:aws:iam::%s:role/acme-prod-%s-irsa" % (ACCOUNT, c), "service_account": c, "namespace": "monitoring"})
-                       for c in ("loki", "mimir", "tempo")),
-    "ingress": {"host": "grafana.internal.example.com", "security_groups": ["sg-0123456789abcdef0"],
-                "certificate_arn": "arn:aws:acm:eu-west-1:%s:certificate/0f1e2d3c-aaaa-bbbb-cccc-111122223333" % ACCOUNT},
-}
 # What the collector chart's default config (values.yaml at 0.143.0) already defines and merges with ours.
 COLLECTOR_DEFAULTS = {"receivers": {"jaeger", "otlp", "prometheus", "zipkin"}, "processors": {"batch", "memory_limiter"}, "exporters": {"debug"}}
 # Exporter types this stack may use as each set's otelcol-contrib names them (the `loki` exporter is in neither):
