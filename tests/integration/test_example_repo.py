@@ -15,9 +15,11 @@ the output directory left to its default. Each test checks one promise, so a fai
 import fnmatch
 import json
 import os
+import pathlib
 import re
 import shutil
 import subprocess
+import sys
 import time
 import types
 import urllib.request
@@ -28,6 +30,7 @@ import yaml
 from packaging.version import Version
 
 from artifact import artifact, clean_env  # noqa: F401 pylint: disable=unused-import
+from collection_scanner import SHIPPED, collections_used  # tests/collection_scanner.py
 from conftest import BIN_DIR, REPO_ROOT, PlaybookResult
 
 pytestmark = pytest.mark.integration
@@ -234,23 +237,15 @@ def test_artifact_installs_with_its_declared_dependencies(repo):
 
 
 def test_artifact_declares_the_collections_it_uses(repo):
-    """Every collection the roles, plugins, playbooks and the embedded inventory use by FQCN is a declared dependency, and every declared one is used."""
+    """Every collection what ships uses (the scanner of tests/unit/test_dependencies.py) is a declared dependency of the
+    installed artifact, and every declared one is used."""
     manifest = json.loads((repo.collection / "MANIFEST.json").read_text())["collection_info"]
     declared = set(manifest["dependencies"])
-    used = set()
-    # Not after "/" or "-": host names such as https://kubernetes.default.svc are not collection names.
-    fqcn = re.compile(r"(?<![\w./-])((?:amazon|community|kubernetes|ansible|containers)\.[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*")
-    imports = re.compile(r"ansible_collections\.([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)")
-    for top in ("roles", "plugins", "playbooks", "meta", "inventories"):
-        for root, _dirs, names in os.walk(repo.collection / top):
-            for name in names:
-                with open(os.path.join(root, name)) as handle:
-                    text = handle.read()
-                if name.endswith(".py"):
-                    used.update(match.group(1) for match in imports.finditer(text))
-                elif name.endswith((".yml", ".yaml", ".j2")):
-                    used.update(match.group(1) for match in fqcn.finditer(text))
-    used -= {"ansible.builtin", "ansible.legacy", "lgtm.aws"}
+    # Every collection Ansible could resolve here (the ``ansible`` package's), so an undeclared one is found too.
+    known = declared | {f"{ns.name}.{name.name}" for root in sys.path if os.path.isdir(os.path.join(root, "ansible_collections"))
+                        for ns in pathlib.Path(root, "ansible_collections").iterdir() if ns.is_dir()
+                        for name in ns.iterdir() if name.is_dir() and not name.name.startswith(("_", "."))}
+    used = set(collections_used(str(repo.collection), SHIPPED, known))
     assert used - declared == set(), "used but not declared"
     assert declared - used == set(), "declared but not used"
 
