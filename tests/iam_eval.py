@@ -170,4 +170,3 @@ def web_identity_request(provider_arn, claims):
 def assume_role(trust_policy, request):
     """Whether the trust policy lets ``request``'s principal assume the role (a trust policy is a resource policy)."""
     return evaluate([(trust_policy, "resource")], request)
-

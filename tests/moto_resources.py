@@ -61,7 +61,7 @@ def _judged_per_resource(resources_of):
 def _with_iam_prefix(init):
     def initialize(self, *args, **kwargs):
         init(self, *args, **kwargs)
-        service, _, action = self._action.partition(":")
+        service, action = self._action.split(":", 1)
         if service in IAM_PREFIXES:
             self._action = "%s:%s" % (IAM_PREFIXES[service], action)
 

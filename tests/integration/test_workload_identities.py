@@ -374,21 +374,22 @@ def test_evaluated_prometheus_mounts_its_file_system_only_through_its_access_poi
     prepared = account.prepared
     fs_policy = (prepared["file_system_policy"], "resource")
 
-    def mount(role, action="elasticfilesystem:ClientMount", **context):
+    def mount(role, context, action="elasticfilesystem:ClientMount"):
         session = _session(account.role_arns[role], "task")
         policies = [(d, "identity") for d in account.documents[role]["policies"]] + [fs_policy]
         return evaluate(policies, {"action": action, "resource": prepared["file_system_arn"], "principal": {"AWS": session},
                                    "context": context})
 
-    through_access_point = {"aws:SecureTransport": "true", "elasticfilesystem:AccessPointArn": prepared["access_point_arn"]}
-    assert mount("ecs_prometheus", **through_access_point) == ALLOW
-    assert mount("ecs_prometheus", "elasticfilesystem:ClientWrite", **through_access_point) == ALLOW
-    assert mount("ecs_prometheus", "elasticfilesystem:ClientRootAccess", **through_access_point) == IMPLICIT_DENY
-    assert mount("ecs_prometheus", **{"aws:SecureTransport": "true"}) == IMPLICIT_DENY
-    assert mount("ecs_prometheus", **dict(through_access_point, **{"aws:SecureTransport": "false"})) == EXPLICIT_DENY
-    assert mount("ecs_prometheus", **dict(through_access_point, **{"elasticfilesystem:AccessPointArn": prepared["access_point_arn"] + "0"})) == IMPLICIT_DENY
+    via_access_point = {"aws:SecureTransport": "true", "elasticfilesystem:AccessPointArn": prepared["access_point_arn"]}
+    assert mount("ecs_prometheus", via_access_point) == ALLOW
+    assert mount("ecs_prometheus", via_access_point, "elasticfilesystem:ClientWrite") == ALLOW
+    assert mount("ecs_prometheus", via_access_point, "elasticfilesystem:ClientRootAccess") == IMPLICIT_DENY
+    assert mount("ecs_prometheus", {"aws:SecureTransport": "true"}) == IMPLICIT_DENY
+    assert mount("ecs_prometheus", dict(via_access_point, **{"aws:SecureTransport": "false"})) == EXPLICIT_DENY
+    other_access_point = {"elasticfilesystem:AccessPointArn": prepared["access_point_arn"] + "0"}
+    assert mount("ecs_prometheus", dict(via_access_point, **other_access_point)) == IMPLICIT_DENY
     for other in ("ecs_grafana", "ecs_alertmanager", "ecs_cloudwatch_exporter", "ecs_task_execution"):
-        assert mount(other, **through_access_point) == IMPLICIT_DENY, other
+        assert mount(other, via_access_point) == IMPLICIT_DENY, other
 
 
 def test_alertmanager_task_role_has_no_aws_access(account):

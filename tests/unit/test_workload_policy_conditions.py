@@ -102,7 +102,7 @@ def test_tls_only_bucket_policy_refuses_even_the_account_admin_over_plain_http()
 
 # -- Prometheus's EFS mount: no API to call (moto: no mount, no file system policy evaluation) -----------------------
 
-def _mount(role, file_system_arn_in_identity=False, action="elasticfilesystem:ClientMount", **context):
+def _mount(role, context, file_system_arn_in_identity, action="elasticfilesystem:ClientMount"):
     task_roles = roles(efs_file_system_arn=FILE_SYSTEM if file_system_arn_in_identity else "")
     prometheus_arn = "arn:aws:iam::%s:role/%s" % (ACCOUNT, task_roles["ecs_task_prometheus"]["name"])
     policies = [(p, "identity") for p in task_roles[role]["inline_policies"].values()]
@@ -114,13 +114,14 @@ def _mount(role, file_system_arn_in_identity=False, action="elasticfilesystem:Cl
 def test_prometheus_mounts_through_its_access_point_over_tls_only(scoped_in_identity):
     via_access_point = {"aws:SecureTransport": "true", "elasticfilesystem:AccessPointArn": ACCESS_POINT}
     for action in ("elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"):
-        assert _mount("ecs_task_prometheus", scoped_in_identity, action, **via_access_point) == ALLOW
-    assert _mount("ecs_task_prometheus", scoped_in_identity, "elasticfilesystem:ClientRootAccess", **via_access_point) == IMPLICIT_DENY
+        assert _mount("ecs_task_prometheus", via_access_point, scoped_in_identity, action) == ALLOW
+    assert _mount("ecs_task_prometheus", via_access_point, scoped_in_identity, "elasticfilesystem:ClientRootAccess") == IMPLICIT_DENY
     # Without an access point: the file system root, outside the access point's uid, gid and directory.
-    assert _mount("ecs_task_prometheus", scoped_in_identity, **{"aws:SecureTransport": "true"}) == IMPLICIT_DENY
-    assert _mount("ecs_task_prometheus", scoped_in_identity, **dict(via_access_point, **{"aws:SecureTransport": "false"})) == EXPLICIT_DENY
+    assert _mount("ecs_task_prometheus", {"aws:SecureTransport": "true"}, scoped_in_identity) == IMPLICIT_DENY
+    plain_nfs = dict(via_access_point, **{"aws:SecureTransport": "false"})
+    assert _mount("ecs_task_prometheus", plain_nfs, scoped_in_identity) == EXPLICIT_DENY
     for other in ("ecs_task_grafana", "ecs_task_cloudwatch_exporter", "ecs_task_alertmanager", "ecs_task_execution"):
-        assert _mount(other, scoped_in_identity, **via_access_point) == IMPLICIT_DENY, other
+        assert _mount(other, via_access_point, scoped_in_identity) == IMPLICIT_DENY, other
 
 
 # -- Service roles: who may assume them (moto: a Service principal is a server error) ----------------------------
