@@ -2,7 +2,7 @@
 enforces IAM, and is refused outside its scope.
 
 site.yml --tags storage,identity,ecs converges once (as the account's admin, before IAM is enforced: the deployer's
-own policy is tests/integration/test_deployer_policy's business). Then each workload gets ITS credentials the way
+own policy is proven by the deployer tests of issue 16). Then each workload gets ITS credentials the way
 its service gets them (sts:AssumeRoleWithWebIdentity with a service account token for the IRSA roles, sts:AssumeRole
 for the roles AWS services assume), IAM enforcement is switched on, and only those credentials are used.
 
