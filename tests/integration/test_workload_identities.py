@@ -18,6 +18,7 @@ Who judges what (docs/security.md, "Workload identities"):
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -156,6 +157,8 @@ def _documents(admin, role_arn):
 @pytest.fixture(scope="module")
 def account(tmp_path_factory):
     """The converged platform in a local AWS that enforces IAM, and each workload's credentials."""
+    if not shutil.which("moto_server", path=BIN_DIR) and not shutil.which("moto_server"):
+        pytest.skip("needs moto_server (pip install 'moto[server]'); `make test` installs it")
     log_dir = tmp_path_factory.mktemp("workload-identities")
     port = _free_port()
     env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
