@@ -172,10 +172,14 @@ def read_only_policy(sid, entries, resources=("*",)):
 
 
 def prometheus_task_policy(efs_file_system_arn=None):
-    """Service discovery everywhere it is read-only; EFS client rights on one file system when known."""
+    """Service discovery everywhere it is read-only; EFS client rights on one file system when known, only through an
+    access point (of its region and account), as the file system policy the ECS role writes allows: never the root."""
     statements = [_statement("ServiceDiscovery", DISCOVERY_ACTIONS, ["*"])]
     if efs_file_system_arn:
-        statements.append(_statement("MountPrometheusData", EFS_CLIENT_ACTIONS, [efs_file_system_arn]))
+        mount = _statement("MountPrometheusData", EFS_CLIENT_ACTIONS, [efs_file_system_arn])
+        access_points = efs_file_system_arn.split(":file-system/")[0] + ":access-point/*"
+        mount["Condition"] = {"StringLike": {"elasticfilesystem:AccessPointArn": access_points}}
+        statements.append(mount)
     return {"Version": "2012-10-17", "Statement": statements}
 
 

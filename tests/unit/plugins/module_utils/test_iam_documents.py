@@ -93,6 +93,7 @@ def test_prometheus_efs_rights_scoped_to_file_system():
     assert statement(policy, "MountPrometheusData") == {
         "Sid": "MountPrometheusData", "Effect": "Allow",
         "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"], "Resource": [fs],
+        "Condition": {"StringLike": {"elasticfilesystem:AccessPointArn": "arn:aws:elasticfilesystem:ap-northeast-2:123456789012:access-point/*"}},
     }
     assert len(docs.prometheus_task_policy()["Statement"]) == 1
 
