@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.lgtm.aws.plugins.filter.docker_lgtm import docker_lgtm_plan_filter, docker_lgtm_problems
+from ansible_collections.lgtm.aws.plugins.filter.docker_lgtm import docker_lgtm_plan_filter, docker_lgtm_problems, docker_lgtm_secret_files
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_grafana as grafana
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_plan, docker_lgtm_spec
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError
@@ -296,7 +296,7 @@ def test_checks_run_the_images_own_binaries_on_the_next_configuration():
     result = plan({"registry": "lgtm-local"})
     checks = container(result, "prometheus")["checks"]
     assert checks[0][:5] == ["docker", "run", "--rm", "--network", "none"]
-    assert "/etc/lgtm-docker/.next/prometheus:/etc/prometheus:ro" in checks[0]
+    assert "{scratch}/prometheus:/etc/prometheus:ro" in checks[0]
     assert checks[0][checks[0].index("--entrypoint") + 1:][:2] == ["/bin/promtool", "lgtm-local/prom/prometheus:v3.8.1"]
     assert container(result, "alertmanager")["checks"][0][-2:] == ["check-config", "/etc/alertmanager/alertmanager.yml"]
     assert "validate" in container(result, "proxy")["checks"][0]
@@ -351,3 +351,32 @@ def test_booleans_given_as_words_on_the_command_line_are_booleans():
     assert result["spec"]["grafana"]["login_form"] is True
     with pytest.raises(SpecError, match="purge: must be true or false"):
         plan({"purge": "maybe"})
+
+
+def test_files_as_one_rendered_files_call_keep_secret_bearing_ones_apart_and_check_each_service_alone():
+    result = plan(secrets=SECRETS)
+    rendered = result["rendered"]
+    assert set(rendered["sensitive_files"]) == {"keycloak/realm.json", "keycloak/keycloak.conf"}
+    assert set(rendered["files"]) | set(rendered["sensitive_files"]) == set(f["path"] for f in result["files"])
+    assert not any(v in json.dumps(rendered["files"]) for v in SECRETS.values())
+    assert rendered["files"]["prometheus/prometheus.yml"]["mode"] == "0644"
+    assert result["directories"]["keycloak"] == "0700" and result["directories"]["prometheus/rules"] == "0755"
+    by_service = {}
+    for check in result["validate"]:
+        by_service.setdefault(check["when_changed"][0], []).append(check["argv"])
+    assert set(by_service) == {"prometheus", "alertmanager", "proxy", "loki", "alloy"}
+    assert len(by_service["prometheus"]) == 2 and all("{scratch}/prometheus:/etc/prometheus:ro" in a for a in by_service["prometheus"])
+
+
+def test_secret_files_write_given_values_and_generate_the_others_once():
+    result = plan()
+    args = docker_lgtm_secret_files(result, {"grafana_admin_password": "given-one"}, "CERT", "KEY")
+    files = args["sensitive_files"]
+    assert files["secrets/grafana_admin_password"] == {"content": "given-one", "mode": "0444"}
+    generated = files["secrets/oauth_client_secret"]["content"]
+    assert re.match(r"^[A-Za-z0-9]{32}$", generated)
+    assert generated != docker_lgtm_secret_files(result)["sensitive_files"]["secrets/oauth_client_secret"]["content"]
+    # Only the generated ones are kept once written (a given value replaces the file).
+    assert args["keep_existing"] == ["secrets/keycloak_admin_password", "secrets/oauth_client_secret"]
+    assert files["certs/key.pem"] == {"content": "KEY", "mode": "0400"} and args["directories"]["secrets"] == "0700"
+    assert "certs/key.pem" not in docker_lgtm_secret_files(result)["sensitive_files"]
