@@ -88,4 +88,8 @@ def plan(given, secrets=None, storage_outputs=None):
         "validate": validate(containers),
         "containers": containers,
         "hosts": docker_lgtm_proxy.hosts(spec),
+        # For agents on other hosts (written to <lgtm_output_dir>/docker/<host>/ingest.json), and where the proxy
+        # keeps the CA they trust when the stack signs its own certificates (tls.mode internal).
+        "ingest": docker_lgtm_proxy.ingest_endpoints(spec),
+        "ingest_ca": docker_lgtm_proxy.INTERNAL_CA if spec["tls"]["mode"] == "internal" else None,
     }

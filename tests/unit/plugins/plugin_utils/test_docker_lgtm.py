@@ -380,3 +380,41 @@ def test_secret_files_write_given_values_and_generate_the_others_once():
     assert args["keep_existing"] == ["secrets/keycloak_admin_password", "secrets/oauth_client_secret"]
     assert files["certs/key.pem"] == {"content": "KEY", "mode": "0400"} and args["directories"]["secrets"] == "0700"
     assert "certs/key.pem" not in docker_lgtm_secret_files(result)["sensitive_files"]
+
+
+HASH = "$2a$14$C0lwopK1zRTExJwh30im1ufu5hcI0kUBMn9WU4pLuBCHIgsrx6wXG"
+
+
+def test_ingest_host_forwards_only_push_paths_for_the_stacks_tenants_and_tells_agents_where():
+    result = plan({"proxy": {"bind_address": "127.0.0.1", "extra_bind_addresses": ["10.88.0.1"], "http_port": 8080,
+                             "https_port": 8443, "ingest_basic_auth": {"agent": HASH}}})
+    caddyfile = files_of(result)["proxy/Caddyfile"]
+    block = re.search(r"^ingest\.obs\.example\.com \{\n(.*?)\n\}$", caddyfile, re.S | re.M).group(1)
+    tenants = BASE["tenants"]
+    assert ["not header X-Scope-OrgID \"%s\"" % t for t in tenants] == re.findall(r"not header X-Scope-OrgID \"[^\"]+\"", block)
+    order = [line.strip().split(" ")[0] + " " + line.strip().split(" ")[1] for line in block.splitlines()
+             if line.strip().startswith(("respond", "basicauth", "reverse_proxy"))]
+    assert order == ["respond @outside", "basicauth {", "respond @untenanted", "reverse_proxy /api/v1/push",
+                     "reverse_proxy /otlp/v1/metrics", "reverse_proxy /loki/api/v1/push", "reverse_proxy /v1/traces",
+                     "reverse_proxy /opentelemetry.proto.collector.trace.v1.TraceService/*", "respond 404"]
+    assert "agent %s" % HASH in block and "h2c://tempo:4317" in block
+    ingest = result["ingest"]
+    assert ingest["mimir_remote_write_url"] == "https://ingest.obs.example.com:8443/api/v1/push"
+    assert ingest["tempo_otlp_grpc_endpoint"] == "ingest.obs.example.com:8443" and ingest["tenants"] == tenants
+    assert ingest["basic_auth_users"] == ["agent"] and result["ingest_ca"].endswith("/root.crt")
+    assert container(result, "proxy")["published_ports"] == ["127.0.0.1:8080:80", "127.0.0.1:8443:443", "10.88.0.1:8080:80",
+                                                              "10.88.0.1:8443:443"]
+    # Switched off: no ingest host, nothing for agents.
+    off = plan({"proxy": {"ingest": False}})
+    assert "ingest." not in files_of(off)["proxy/Caddyfile"] and off["ingest"] is None
+    default = plan()
+    assert default["ingest"]["base_url"] == "https://ingest.obs.example.com" and "basicauth" not in files_of(default)["proxy/Caddyfile"]
+
+
+def test_ingest_options_are_checked():
+    with pytest.raises(SpecError) as error:
+        plan({"proxy": {"extra_bind_addresses": ["10.88.0.1", "not-an-ip"], "ingest_basic_auth": {"agent": "plain-password"}}})
+    text = str(error.value.problems)
+    assert "proxy.extra_bind_addresses" in text and "proxy.ingest_basic_auth" in text and "bcrypt" in text
+    with pytest.raises(SpecError, match="needs a bind_address other than 0.0.0.0"):
+        plan({"proxy": {"extra_bind_addresses": ["10.88.0.1"]}})
