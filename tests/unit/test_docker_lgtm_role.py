@@ -61,3 +61,28 @@ def test_absent_keeps_volumes_and_configuration_unless_purge():
         if module:
             assert task["when"] == "docker_lgtm_purge | bool", task["name"]
     assert any("community.docker.docker_network" in t for t in absent)
+
+
+def _options(options, prefix=""):
+    for name, option in (options or {}).items():
+        path = prefix + name
+        yield path
+        yield from _options(option.get("options"), path + ".")
+
+
+def test_docs_cover_every_variable_of_the_argument_spec():
+    with open(os.path.join(REPO, "roles", "docker_lgtm", "meta", "argument_specs.yml")) as f:
+        spec = yaml.safe_load(f)["argument_specs"]["main"]["options"]
+    with open(os.path.join(REPO, "docs", "docker.md")) as f:
+        docs = f.read()
+    missing = []
+    for path in _options(spec):
+        parts = path.split(".")
+        # Every service has the keys of docker_lgtm_services.proxy, documented once there.
+        if parts[0] == "docker_lgtm_services" and len(parts) == 3:
+            path = "docker_lgtm_services.proxy." + parts[2]
+        if "`%s`" % path not in docs:
+            missing.append(path)
+    assert missing == [], "not in docs/docker.md"
+    for section in ("## The ingest route", "## Moving to EKS", "## TLS", "## Tenants", "## Backup and restore"):
+        assert section in docs
