@@ -71,7 +71,7 @@ def docker_lgtm_plan_filter(variables, secrets=None, storage_outputs=None):
 
 def _password(length=32):
     chooser = random.SystemRandom()
-    return "".join(chooser.choice(string.ascii_letters + string.digits) for _ in range(length))
+    return "".join(chooser.choice(string.ascii_letters + string.digits) for _index in range(length))
 
 
 def docker_lgtm_secret_files(plan, secrets=None, cert=None, key=None):
