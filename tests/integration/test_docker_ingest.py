@@ -63,7 +63,6 @@ def stack(local_docker, tmp_path_factory):  # noqa: F811
                               "http_port": free_port(), "https_port": https_port},
         "docker_lgtm_services": services, "docker_lgtm_grafana": {"login_form": True},
     }
-    local_docker.images  # the local images are built (the fixture)
     try:
         playbook("-i", INVENTORY, "--limit", "localhost", "playbooks/docker.yml", extra_vars=overrides, tmp=tmp)
         with open(out / "docker" / "localhost" / "ingest.json") as f:
