@@ -118,6 +118,11 @@ def ports_and_config(product, args, env):
             port = (data.get("server") or {}).get("http_listen_port")
             if port:
                 ports["http"] = int(port)
+            # Tempo's OTLP HTTP receiver, where its configuration turns one on (pushes answer 204 and are counted).
+            receivers = ((data.get("distributor") or {}).get("receivers") or {}) if product == "tempo" else {}
+            otlp_http = (((receivers.get("otlp") or {}).get("protocols") or {}).get("http") or {}).get("endpoint")
+            if otlp_http:
+                ports["otlp_http"] = otlp_http
         elif product != "mimir":
             fail("no config file given (-config.file)")
         port = flag(args, "server.http-listen-port")

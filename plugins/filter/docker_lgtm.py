@@ -7,6 +7,8 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError, format_problem, plain as _plain
 import os
+import random
+import string
 
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_spec, docker_lgtm_plan, role_settings
 
@@ -67,6 +69,18 @@ def docker_lgtm_plan_filter(variables, secrets=None, storage_outputs=None):
                                  % (len(lines), "" if len(lines) == 1 else "s", "\n".join("- " + line for line in lines)))
 
 
+def _password(length=32):
+    chooser = random.SystemRandom()
+    return "".join(chooser.choice(string.ascii_letters + string.digits) for _index in range(length))
+
+
+def docker_lgtm_secret_files(plan, secrets=None, cert=None, key=None):
+    """The secret files (given ones, generated ones kept once written) and the proxy's certificate and key, as
+    arguments of one lgtm.aws.rendered_files call (sensitive_files, keep_existing, directories)."""
+    return docker_lgtm_plan.secret_files(_plain(plan), _plain(secrets) or {}, _password, cert, key)
+
+
 class FilterModule(object):
     def filters(self):
-        return {"docker_lgtm_problems": docker_lgtm_problems, "docker_lgtm_plan": docker_lgtm_plan_filter}
+        return {"docker_lgtm_problems": docker_lgtm_problems, "docker_lgtm_plan": docker_lgtm_plan_filter,
+                "docker_lgtm_secret_files": docker_lgtm_secret_files}

@@ -184,7 +184,7 @@ def _validate_security(spec):
         if not re.match(r"^[A-Z_][A-Z0-9_]*$", spec["basic_auth"]["password_env"]):
             _fail("basic_auth.password_env", "must be an environment variable name such as %s" % PASSWORD_ENV)
     if spec["tls"] is not None:
-        _check_keys(spec["tls"], ("ca_file", "cert_file", "key_file", "insecure_skip_verify"), "tls")
+        _check_keys(spec["tls"], ("ca_file", "ca_pem", "cert_file", "key_file", "insecure_skip_verify"), "tls")
         if bool(spec["tls"].get("cert_file")) != bool(spec["tls"].get("key_file")):
             _fail("tls", "cert_file and key_file go together (client certificate and its key)")
 
@@ -497,7 +497,7 @@ def otlp(spec):
         out.append(_block("otelcol.auth.basic", "tempo", {"username": spec["basic_auth"]["username"], "password": _password(spec)}))
         client["auth"] = expr("otelcol.auth.basic.tempo.handler")
     tls = {"insecure": bool(tempo.get("insecure", False))}
-    for key in ("ca_file", "cert_file", "key_file", "insecure_skip_verify"):
+    for key in ("ca_file", "ca_pem", "cert_file", "key_file", "insecure_skip_verify"):
         if spec["tls"] and spec["tls"].get(key) not in (None, ""):
             tls[key] = spec["tls"][key]
     out.append(_block("otelcol.exporter.otlp", "tempo", blocks=[_block("client", body=client, blocks=[_block("tls", body=tls)])]))

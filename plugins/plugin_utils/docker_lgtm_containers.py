@@ -198,9 +198,10 @@ def containers(spec, file_list, alloy_experimental=False, secrets=None):
             "aliases": [name.replace("_", "-")], "published_ports": [], "privileged": False, "pid_mode": None, "devices": [],
         }
         if name == "proxy":
-            bind = spec["proxy"]["bind_address"]
-            container["published_ports"] = ["%s:%d:80" % (bind, spec["proxy"]["http_port"]),
-                                            "%s:%d:443" % (bind, spec["proxy"]["https_port"])]
+            for bind in [spec["proxy"]["bind_address"]] + spec["proxy"]["extra_bind_addresses"]:
+                bind = "[%s]" % bind if ":" in bind else bind
+                container["published_ports"] += ["%s:%d:80" % (bind, spec["proxy"]["http_port"]),
+                                                 "%s:%d:443" % (bind, spec["proxy"]["https_port"])]
             # Inside the network the public names lead to the proxy too (Grafana reaching Keycloak's issuer).
             container["aliases"] += sorted(proxy.hosts(spec))
         if name == "node_exporter":

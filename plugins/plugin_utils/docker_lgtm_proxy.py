@@ -18,9 +18,15 @@ ROUTES = (
     ("alertmanager", "alertmanager", "alertmanager:9093", True),
     ("alloy", "alloy", "alloy:12345", True),
 )
-# The write paths of the ingest host (agents and collectors of other hosts), to the backend that takes them.
-INGEST = (("/api/v1/push", "mimir", "mimir:8080"), ("/loki/api/v1/push", "loki", "loki:3100"),
-          ("/v1/traces", "tempo", "tempo:4318"))
+# The write paths of the ingest host (agents and collectors of other hosts), to the backend that takes them:
+# Prometheus remote write and OTLP HTTP metrics to Mimir, the Loki push API, OTLP traces to Tempo over HTTP and
+# gRPC (h2c to Tempo's gRPC receiver). Nothing else of the backends (queries, admin, rulers) is reachable.
+INGEST = (("/api/v1/push", "mimir", "mimir:8080"), ("/otlp/v1/metrics", "mimir", "mimir:8080"),
+          ("/loki/api/v1/push", "loki", "loki:3100"), ("/v1/traces", "tempo", "tempo:4318"),
+          ("/opentelemetry.proto.collector.trace.v1.TraceService/*", "tempo", "h2c://tempo:4317"))
+TENANT_HEADER = "X-Scope-OrgID"
+# Where Caddy keeps its internal CA's root certificate (XDG_DATA_HOME=/data in the image): what agents trust.
+INTERNAL_CA = "/data/caddy/pki/authorities/local/root.crt"
 
 
 def hosts(spec):
@@ -63,18 +69,58 @@ def caddyfile(spec):
         lines += ["\tencode zstd gzip", "\treverse_proxy %s" % upstream, "}", ""]
     routes = [(path, upstream) for path, service, upstream in INGEST if service in spec["enabled"]]
     if spec["proxy"]["ingest"] and routes:
-        lines.append("ingest.%s {" % spec["domain"])
-        if tls:
-            lines.append("\t" + tls)
-        # route: in the written order (the 403 first, 404 last), not Caddy's directive order.
-        if spec["proxy"]["internal_cidrs"]:
-            _internal_only(spec, lines, "\t\t")
-        lines.append("\troute {")
-        if spec["proxy"]["internal_cidrs"]:
-            lines.append("\t\trespond @outside 403")
-        for path, upstream in routes:
-            lines.append("\t\treverse_proxy %s %s" % (path, upstream))
-        lines += ["\t\trespond 404", "\t}", "}", ""]
+        lines += _ingest(spec, tls, routes)
     # Metrics and the health check, on the stack network only (never published).
     lines += [":%d {" % METRICS_PORT, "\tmetrics /metrics", "\trespond /healthz 200", "}", ""]
     return "\n".join(lines)
+
+
+def _ingest(spec, tls, routes):
+    """The ingest host: the source range check, then basic auth (when users are given), then a tenant of the stack
+    in X-Scope-OrgID, then only the push paths; everything else is 404."""
+    proxy = spec["proxy"]
+    lines = ["ingest.%s {" % spec["domain"]]
+    if tls:
+        lines.append("\t" + tls)
+    if proxy["internal_cidrs"]:
+        _internal_only(spec, lines, "\t\t")
+    # Every "not" line must hold: the header names none of the stack's tenants (or is missing).
+    lines.append("\t@untenanted {")
+    lines += ['\t\tnot header %s "%s"' % (TENANT_HEADER, tenant) for tenant in spec["tenants"]]
+    lines.append("\t}")
+    # route: in the written order (403, 401, 403, the backends, 404 last), not Caddy's directive order.
+    lines.append("\troute {")
+    if proxy["internal_cidrs"]:
+        lines.append("\t\trespond @outside 403")
+    if proxy["ingest_basic_auth"]:
+        # basicauth (not 2.8's basic_auth) so that older Caddy releases validate it too.
+        lines.append("\t\tbasicauth {")
+        lines += ["\t\t\t%s %s" % (user, proxy["ingest_basic_auth"][user]) for user in sorted(proxy["ingest_basic_auth"])]
+        lines.append("\t\t}")
+    lines.append('\t\trespond @untenanted "%s must name a tenant of this stack" 403' % TENANT_HEADER)
+    for path, upstream in routes:
+        lines.append("\t\treverse_proxy %s %s" % (path, upstream))
+    lines += ["\t\trespond 404", "\t}", "}", ""]
+    return lines
+
+
+def ingest_endpoints(spec):
+    """What agents and collectors on other hosts write to (the role writes it to <lgtm_output_dir>), or None when the
+    stack has no ingest host: URLs per backend, the tenants the proxy lets through, the basic auth user names."""
+    enabled = set(service for _path, service, _up in INGEST if service in spec["enabled"])
+    if not spec["proxy"]["ingest"] or not enabled:
+        return None
+    host = "ingest.%s" % spec["domain"]
+    port = spec["proxy"]["https_port"]
+    base = "https://%s%s" % (host, "" if port == 443 else ":%d" % port)
+    out = {"host": host, "port": port, "base_url": base, "tenant_header": TENANT_HEADER, "tenants": list(spec["tenants"]),
+           "basic_auth_users": sorted(spec["proxy"]["ingest_basic_auth"]), "tls_mode": spec["tls"]["mode"]}
+    if "mimir" in enabled:
+        out["mimir_remote_write_url"] = base + "/api/v1/push"
+        out["mimir_otlp_http_url"] = base + "/otlp"
+    if "loki" in enabled:
+        out["loki_push_url"] = base + "/loki/api/v1/push"
+    if "tempo" in enabled:
+        out["tempo_otlp_http_url"] = base
+        out["tempo_otlp_grpc_endpoint"] = "%s:%d" % (host, port)
+    return out

@@ -58,7 +58,8 @@ DEFAULTS = {
     "tenants": [],
     "services": dict((name, {"enabled": True, "image": IMAGES[name], "memory": MEMORY[name], "cpus": 1.0,
                              "env": {}, "extra_args": [], "check": True, "healthcheck": []}) for name in SERVICES),
-    "proxy": {"bind_address": "0.0.0.0", "http_port": 80, "https_port": 443, "ingest": True,
+    "proxy": {"bind_address": "0.0.0.0", "extra_bind_addresses": [], "http_port": 80, "https_port": 443, "ingest": True,
+              "ingest_basic_auth": {},
               "internal_cidrs": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.1/32"]},
     "tls": {"mode": "internal", "cert_file": "", "key_file": "", "acme_email": ""},
     "storage": {"mimir": {"backend": "local", "retention": "365d", "buckets": {}, "endpoint": ""},
@@ -143,6 +144,22 @@ def _proxy_and_tls(spec, problems):
     with problems.section():
         check.boolean(proxy["ingest"], "proxy.ingest")
     with problems.section():
+        addresses = proxy["extra_bind_addresses"]
+        if not isinstance(addresses, list) or not all(isinstance(a, str) and IP_ADDRESS.match(a) for a in addresses):
+            fail("proxy.extra_bind_addresses", "must be a list of host IP addresses such as 10.88.0.1 (got %r)" % (addresses,))
+        if proxy["bind_address"] in addresses or len(set(addresses)) != len(addresses):
+            fail("proxy.extra_bind_addresses", "lists an address twice (or bind_address again)")
+        if addresses and proxy["bind_address"] in ("0.0.0.0", "::"):
+            fail("proxy.extra_bind_addresses", "needs a bind_address other than %s (which takes every address already)"
+                 % proxy["bind_address"])
+    with problems.section():
+        users = proxy["ingest_basic_auth"]
+        if not isinstance(users, dict) or not all(
+                isinstance(u, str) and re.match(r"^[A-Za-z0-9._@-]{1,64}$", u) and isinstance(h, str) and BCRYPT.match(h)
+                for u, h in users.items()):
+            fail("proxy.ingest_basic_auth", "must map user names (letters, digits, ._@-) to bcrypt hashes such as the "
+                 "output of `caddy hash-password` ($2a$14$...)")
+    with problems.section():
         if not isinstance(proxy["internal_cidrs"], list) or not all(
                 isinstance(c, str) and re.match(r"^[0-9a-fA-F:.]+/[0-9]{1,3}$", c) for c in proxy["internal_cidrs"]):
             fail("proxy.internal_cidrs", "must be a list of CIDR ranges such as 10.0.0.0/8")
@@ -154,6 +171,10 @@ def _proxy_and_tls(spec, problems):
                     check.readable_file(tls[key], "tls.%s" % key)
         if tls["mode"] == "acme":
             check.email(tls["acme_email"], "tls.acme_email")
+
+
+IP_ADDRESS = re.compile(r"^(?:[0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]*:[0-9a-fA-F:.]*$")
+BCRYPT = re.compile(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$")
 
 
 def _storage(spec, outputs, problems):

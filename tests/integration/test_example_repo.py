@@ -32,6 +32,7 @@ from packaging.version import Version
 from artifact import artifact, clean_env  # noqa: F401 pylint: disable=unused-import
 from collection_scanner import SHIPPED, collections_used  # tests/collection_scanner.py
 from conftest import BIN_DIR, REPO_ROOT, PlaybookResult
+from docker_env import local_docker  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +53,12 @@ FOREIGN = ("aws-rag", "ap-northeast-2", ENV_REGION, "lgtm-prod", "lgtm-dev")
 SUFFIX = "%x" % os.getpid()
 # One Alloy host (an agent): each host of the local fleet adds about a minute to the converge on 2 cores.
 HOSTS = {"payments-1": "itest-acme-agent-" + SUFFIX}
+# The staging stack on Docker (group_vars/lgtm_docker.yml): this machine's engine, with the local images tagged
+# under the repository's registry mirror.
+DOCKER_HOST = "obs-staging-1"
+DOCKER = {"prefix": "acme-stg", "network": "acme-stg-net", "domain": "staging.obs.acme.example",
+          "registry": "registry.acme.example:5000/mirror", "tenants": ["acme-platform", "acme-batch"], "realm": "acme-staging"}
+DOCKER_SERVICES = ("proxy", "grafana", "keycloak", "loki", "tempo", "mimir", "memcached")
 
 
 def _client(endpoint, service, region=REGION):
@@ -142,13 +149,52 @@ def fleet():
     _run([FLEET, "down"] + list(HOSTS.values()), cwd=REPO_ROOT)
 
 
+def _free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def docker(request, tmp_path_factory):
+    """The Docker host of the staging stack: this machine's engine (None without one: the runs skip tag docker).
+    The local images get the repository's registry prefix; the proxy gets free ports on 127.0.0.1 (the
+    repository's own address is Acme's). Containers, network, volumes and the added tags are removed after."""
+    try:
+        engine = request.getfixturevalue("local_docker")
+    except pytest.skip.Exception:
+        yield None
+        return
+    tags = []
+    for key in DOCKER_SERVICES:
+        local = engine.images[key]
+        tag = "%s/%s" % (DOCKER["registry"], local.split("/", 1)[1])
+        engine.docker("tag", local, tag)
+        tags.append(tag)
+    ports = {"http": _free_port(), "https": _free_port()}
+    try:
+        yield types.SimpleNamespace(engine=engine, ports=ports, config_dir=tmp_path_factory.mktemp("acme-docker") / "config")
+    finally:
+        names = engine.docker("ps", "-aq", "--filter", "name=^%s-" % DOCKER["prefix"], check=False).stdout.split()
+        if names:
+            engine.docker("rm", "-f", *names, check=False)
+        engine.docker("network", "rm", DOCKER["network"], check=False)
+        volumes = engine.docker("volume", "ls", "-q", "--filter", "name=^%s-" % DOCKER["prefix"], check=False).stdout.split()
+        if volumes:
+            engine.docker("volume", "rm", *volumes, check=False)
+        # Only the tags this fixture added (the images keep their lgtm-local names).
+        engine.docker("image", "rm", *tags, check=False)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The repository, the install and the runs
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, artifact, account, fleet):  # noqa: F811 pylint: disable=redefined-outer-name
-    """A copy of tests/example_repo with the account's ids and the fleet's containers, lgtm.aws installed into it."""
+def repo(tmp_path_factory, artifact, account, fleet, docker):  # noqa: F811 pylint: disable=redefined-outer-name
+    """A copy of tests/example_repo with the account's ids, the fleet's containers and this machine's Docker Engine,
+    lgtm.aws installed into it."""
     path = tmp_path_factory.mktemp("team") / "acme-observability"
     shutil.copytree(EXAMPLE, path)
     (path / "group_vars" / "all" / "account.yml").write_text(
@@ -160,6 +206,12 @@ def repo(tmp_path_factory, artifact, account, fleet):  # noqa: F811 pylint: disa
             "ansible_connection": "containers.podman.podman", "ansible_host": container, "ansible_user": "root",
             "ansible_python_interpreter": "/usr/bin/python3",
             "alloy_apt_repository_url": "file:/srv/lgtm-fleet/apt", "alloy_apt_key_url": "file:///srv/lgtm-fleet/apt/gpg.key"}))
+    if docker:
+        # The staging host is this machine; its configuration in the test's directory, its ports free ones.
+        (path / "host_vars" / (DOCKER_HOST + ".yml")).write_text(yaml.safe_dump({
+            "ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "docker_lgtm_config_dir": str(docker.config_dir), "docker_lgtm_backup_dir": str(docker.config_dir.parent / "backup"),
+            "docker_lgtm_proxy": {"bind_address": "127.0.0.1", "http_port": docker.ports["http"], "https_port": docker.ports["https"]}}))
 
     # Galaxy is unreachable here, so requirements.yml's `lgtm.aws` is fetched as the built artifact, and the
     # install runs --offline: ansible-galaxy then resolves every dependency the artifact declares against the
@@ -178,7 +230,7 @@ def repo(tmp_path_factory, artifact, account, fleet):  # noqa: F811 pylint: disa
 
 
 @pytest.fixture(scope="module")
-def site(repo, account, tmp_path_factory):
+def site(repo, account, docker, tmp_path_factory):
     env = clean_env(
         AWS_ENDPOINT_URL=account.endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
         AWS_REGION=ENV_REGION, AWS_DEFAULT_REGION=ENV_REGION, PATH=BIN_DIR + os.pathsep + os.environ.get("PATH", ""),
@@ -186,9 +238,11 @@ def site(repo, account, tmp_path_factory):
     timings = {}
     logs = tmp_path_factory.mktemp("runs")
 
+    skip = [] if docker else ["--skip-tags", "docker"]
+
     def play(name, *args):
         started = time.monotonic()
-        proc = _run([os.path.join(BIN_DIR, "ansible-playbook"), "observability.yml"] + list(args), cwd=repo.path, env=env)
+        proc = _run([os.path.join(BIN_DIR, "ansible-playbook"), "observability.yml"] + list(args) + skip, cwd=repo.path, env=env)
         timings[name] = time.monotonic() - started
         # Kept outside the repository for reading after a failure.
         (logs / (re.sub(r"[^a-z]+", "-", name).strip("-") + ".json")).write_text(proc.stdout + proc.stderr)
@@ -485,6 +539,54 @@ def test_alloy_agent_follows_tenant_and_environment(site, fleet):
     assert _on_host(fleet["payments-1"], "systemctl", "is-active", "alloy").strip() == "active"
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# The staging stack on Docker
+
+
+def _inside(docker, service, path):
+    return docker.engine.docker("exec", "-u", "0", "%s-%s" % (DOCKER["prefix"], service), "cat", path).stdout
+
+
+def test_docker_stack_follows_the_repositorys_names_network_registry_and_ports(site, docker):
+    if not docker:
+        pytest.skip("no Docker Engine here")
+    assert site.first.rc == 0, _why(site.first)
+    engine = docker.engine
+    running = engine.docker("ps", "--filter", "network=%s" % DOCKER["network"], "--format", "{{.Names}} {{.Image}}").stdout.split("\n")
+    found = dict(line.split(" ", 1) for line in running if line)
+    assert sorted(found) == sorted("%s-%s" % (DOCKER["prefix"], s) for s in DOCKER_SERVICES)
+    assert all(image.startswith(DOCKER["registry"] + "/") for image in found.values()), found
+    assert engine.wait_healthy(found, timeout=5) == {}
+    published = {}
+    for name in found:
+        bindings = json.loads(engine.docker("inspect", "-f", "{{json .HostConfig.PortBindings}}", name).stdout) or {}
+        published[name] = sorted("%s:%s" % (b["HostIp"], b["HostPort"]) for bound in bindings.values() for b in bound or [])
+    assert {name: ports for name, ports in published.items() if ports} == {
+        "%s-proxy" % DOCKER["prefix"]: sorted("127.0.0.1:%d" % p for p in docker.ports.values())}
+
+
+def test_docker_stack_serves_the_repositorys_domain_and_tenants(site, docker):
+    if not docker:
+        pytest.skip("no Docker Engine here")
+    domain = DOCKER["domain"]
+    caddyfile = _inside(docker, "proxy", "/etc/caddy/Caddyfile")
+    for host in ("grafana", "keycloak", "ingest"):
+        assert re.search(r"^%s\.%s \{" % (host, re.escape(domain)), caddyfile, re.M), host
+    assert "prometheus.%s" % domain not in caddyfile, "a disabled service is not routed"
+    ini = _inside(docker, "grafana", "/etc/grafana/grafana.ini")
+    assert re.search(r"^root_url = https://grafana\.%s/$" % re.escape(domain), ini, re.M), ini
+    assert "/realms/%s/" % DOCKER["realm"] in ini
+    realm = json.loads(_inside(docker, "keycloak", "/opt/keycloak/data/import/realm.json"))
+    [client] = realm["clients"]
+    assert realm["realm"] == DOCKER["realm"] and client["redirectUris"] == ["https://grafana.%s/login/generic_oauth" % domain]
+    datasources = yaml.safe_load(_inside(docker, "grafana", "/etc/grafana/provisioning/datasources/lgtm.yml"))["datasources"]
+    tenants = sorted(set(d["secureJsonData"]["httpHeaderValue1"] for d in datasources if "secureJsonData" in d))
+    assert tenants == sorted(DOCKER["tenants"])
+    ingest = json.loads((site.out / "docker" / DOCKER_HOST / "ingest.json").read_text())
+    assert ingest["loki_push_url"] == "https://ingest.%s:%d/loki/api/v1/push" % (domain, docker.ports["https"])
+    assert ingest["tenants"] == DOCKER["tenants"] and (site.out / "docker" / DOCKER_HOST / "ingest-ca.pem").is_file()
+
+
 def test_example_repo_is_what_the_test_claims(repo):
     """The settings the assertions above rely on are the repository's own (no spec name_prefix/region/environment)."""
     spec = _load(os.path.join(EXAMPLE, "group_vars", "all", "ecs.yml"))["ecs_monitoring_spec"]
@@ -492,3 +594,10 @@ def test_example_repo_is_what_the_test_claims(repo):
     settings = _load(os.path.join(EXAMPLE, "group_vars", "all", "lgtm.yml"))
     assert (settings["lgtm_name_prefix"], settings["lgtm_environment"], settings["lgtm_region"], settings["lgtm_tenant"]) == ("acme", "prod", REGION, TENANT)
     assert {s["name"]: (s["port"], s["metrics_path"]) for s in spec["services"]} == SERVICES
+    docker = _load(os.path.join(EXAMPLE, "group_vars", "lgtm_docker.yml"))
+    assert (docker["docker_lgtm_container_prefix"], docker["docker_lgtm_network"], docker["docker_lgtm_domain"],
+            docker["docker_lgtm_registry"], docker["docker_lgtm_tenants"], docker["docker_lgtm_keycloak"]["realm"]) == (
+        DOCKER["prefix"], DOCKER["network"], DOCKER["domain"], DOCKER["registry"], DOCKER["tenants"], DOCKER["realm"])
+    enabled = set(("proxy", "grafana", "prometheus", "alertmanager", "pushgateway", "node_exporter", "cadvisor", "loki", "tempo",
+                   "mimir", "memcached", "keycloak", "alloy")) - set(docker["docker_lgtm_services"])
+    assert enabled == set(DOCKER_SERVICES)

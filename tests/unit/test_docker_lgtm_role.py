@@ -18,16 +18,17 @@ def index(task_list, word):
 
 def test_a_configuration_is_checked_before_the_running_one_is_replaced():
     present = tasks("present.yml")
-    compare, nxt, check, live, containers = (index(present, w) for w in (
-        "Which files differ", "Write the next configuration", "Check the next configuration",
-        "Write the checked configuration", "Containers (recreated"))
-    assert compare < nxt < check < live < containers
-    assert present[compare]["check_mode"] is True and present[compare]["register"] == "docker_lgtm_compare"
-    assert "/.next/" in present[nxt]["ansible.builtin.copy"]["dest"]
-    assert "/.next/" not in present[live]["ansible.builtin.copy"]["dest"]
-    # Only the services whose files changed are checked, with the plan's argv (no shell).
-    assert "docker_lgtm_compare.results" in " ".join(present[check]["when"])
-    assert present[check]["ansible.builtin.command"] == {"argv": "{{ item.1 }}"}
+    secrets, files, containers = (index(present, w) for w in ("Secrets (given", "then write every file", "Containers (recreated"))
+    assert secrets < files < containers
+    # One call writes every file: the plan's checks (each service's, only when its files changed) run first on a
+    # scratch copy under the configuration directory, and nothing is written when one fails.
+    module = present[files]["lgtm.aws.rendered_files"]
+    assert module["files"] == "{{ docker_lgtm_plan.rendered.files }}"
+    assert module["sensitive_files"] == "{{ docker_lgtm_plan.rendered.sensitive_files }}"
+    assert module["scratch_parent"] == "{{ docker_lgtm_config_dir }}"
+    assert "docker_lgtm_plan.validate" in module["validate"]
+    # No task writes a file of the plan one by one any more.
+    assert not any("ansible.builtin.copy" in t and "docker_lgtm_plan.files" in str(t.get("loop")) for t in present)
 
 
 def test_every_container_gets_health_check_limits_restart_policy_log_rotation_and_the_hash_label():
@@ -46,6 +47,11 @@ def test_secret_handling_tasks_never_log():
             text = yaml.safe_dump(task)
             if "secret" in task["name"].lower() or "docker_lgtm_plan(" in text or "item.content" in text:
                 assert task.get("no_log") in (True, "{{ item.sensitive }}"), (name, task["name"])
+    # The files call is logged (its diff and a check's error are the user's), so what carries a secret goes in
+    # sensitive_files, which the module hides (no_log option; no content in the diff).
+    present = tasks("present.yml")
+    module = present[index(present, "then write every file")]["lgtm.aws.rendered_files"]
+    assert "sensitive" not in module["files"]
 
 
 def test_absent_keeps_volumes_and_configuration_unless_purge():
@@ -55,3 +61,28 @@ def test_absent_keeps_volumes_and_configuration_unless_purge():
         if module:
             assert task["when"] == "docker_lgtm_purge | bool", task["name"]
     assert any("community.docker.docker_network" in t for t in absent)
+
+
+def _options(options, prefix=""):
+    for name, option in (options or {}).items():
+        path = prefix + name
+        yield path
+        yield from _options(option.get("options"), path + ".")
+
+
+def test_docs_cover_every_variable_of_the_argument_spec():
+    with open(os.path.join(REPO, "roles", "docker_lgtm", "meta", "argument_specs.yml")) as f:
+        spec = yaml.safe_load(f)["argument_specs"]["main"]["options"]
+    with open(os.path.join(REPO, "docs", "docker.md")) as f:
+        docs = f.read()
+    missing = []
+    for path in _options(spec):
+        parts = path.split(".")
+        # Every service has the keys of docker_lgtm_services.proxy, documented once there.
+        if parts[0] == "docker_lgtm_services" and len(parts) == 3:
+            path = "docker_lgtm_services.proxy." + parts[2]
+        if "`%s`" % path not in docs:
+            missing.append(path)
+    assert missing == [], "not in docs/docker.md"
+    for section in ("## The ingest route", "## Moving to EKS", "## TLS", "## Tenants", "## Backup and restore"):
+        assert section in docs

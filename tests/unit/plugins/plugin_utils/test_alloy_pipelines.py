@@ -245,3 +245,12 @@ def test_the_otlp_server_table_and_the_pipeline_defaults_agree():
     assert set(ap.OTLP_SERVER) == set(otlp_defaults) - {"enabled", "grpc_endpoint", "http_endpoint"}
     for key, (server, argument, _since) in ap.OTLP_SERVER.items():
         assert ALLOY_1_18_OTLP_DEFAULTS[server][argument] == otlp_defaults[key], key
+
+
+def test_a_ca_given_as_pem_text_goes_into_every_writers_tls():
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    _spec, blocks = render(tls={"ca_pem": pem})
+    endpoint = child(find(blocks, "prometheus.remote_write", "mimir"), "endpoint")[0]
+    assert child(endpoint, "tls_config")[0]["body"] == {"ca_pem": pem}
+    client = child(find(blocks, "otelcol.exporter.otlp", "tempo"), "client")[0]
+    assert child(client, "tls")[0]["body"]["ca_pem"] == pem

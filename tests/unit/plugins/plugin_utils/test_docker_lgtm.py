@@ -12,7 +12,7 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.lgtm.aws.plugins.filter.docker_lgtm import docker_lgtm_plan_filter, docker_lgtm_problems
+from ansible_collections.lgtm.aws.plugins.filter.docker_lgtm import docker_lgtm_plan_filter, docker_lgtm_problems, docker_lgtm_secret_files
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_grafana as grafana
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_plan, docker_lgtm_spec
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError
@@ -296,7 +296,7 @@ def test_checks_run_the_images_own_binaries_on_the_next_configuration():
     result = plan({"registry": "lgtm-local"})
     checks = container(result, "prometheus")["checks"]
     assert checks[0][:5] == ["docker", "run", "--rm", "--network", "none"]
-    assert "/etc/lgtm-docker/.next/prometheus:/etc/prometheus:ro" in checks[0]
+    assert "{scratch}/prometheus:/etc/prometheus:ro" in checks[0]
     assert checks[0][checks[0].index("--entrypoint") + 1:][:2] == ["/bin/promtool", "lgtm-local/prom/prometheus:v3.8.1"]
     assert container(result, "alertmanager")["checks"][0][-2:] == ["check-config", "/etc/alertmanager/alertmanager.yml"]
     assert "validate" in container(result, "proxy")["checks"][0]
@@ -351,3 +351,70 @@ def test_booleans_given_as_words_on_the_command_line_are_booleans():
     assert result["spec"]["grafana"]["login_form"] is True
     with pytest.raises(SpecError, match="purge: must be true or false"):
         plan({"purge": "maybe"})
+
+
+def test_files_as_one_rendered_files_call_keep_secret_bearing_ones_apart_and_check_each_service_alone():
+    result = plan(secrets=SECRETS)
+    rendered = result["rendered"]
+    assert set(rendered["sensitive_files"]) == {"keycloak/realm.json", "keycloak/keycloak.conf"}
+    assert set(rendered["files"]) | set(rendered["sensitive_files"]) == set(f["path"] for f in result["files"])
+    assert not any(v in json.dumps(rendered["files"]) for v in SECRETS.values())
+    assert rendered["files"]["prometheus/prometheus.yml"]["mode"] == "0644"
+    assert result["directories"]["keycloak"] == "0700" and result["directories"]["prometheus/rules"] == "0755"
+    by_service = {}
+    for check in result["validate"]:
+        by_service.setdefault(check["when_changed"][0], []).append(check["argv"])
+    assert set(by_service) == {"prometheus", "alertmanager", "proxy", "loki", "alloy"}
+    assert len(by_service["prometheus"]) == 2 and all("{scratch}/prometheus:/etc/prometheus:ro" in a for a in by_service["prometheus"])
+
+
+def test_secret_files_write_given_values_and_generate_the_others_once():
+    result = plan()
+    args = docker_lgtm_secret_files(result, {"grafana_admin_password": "given-one"}, "CERT", "KEY")
+    files = args["sensitive_files"]
+    assert files["secrets/grafana_admin_password"] == {"content": "given-one", "mode": "0444"}
+    generated = files["secrets/oauth_client_secret"]["content"]
+    assert re.match(r"^[A-Za-z0-9]{32}$", generated)
+    assert generated != docker_lgtm_secret_files(result)["sensitive_files"]["secrets/oauth_client_secret"]["content"]
+    # Only the generated ones are kept once written (a given value replaces the file).
+    assert args["keep_existing"] == ["secrets/keycloak_admin_password", "secrets/oauth_client_secret"]
+    assert files["certs/key.pem"] == {"content": "KEY", "mode": "0400"} and args["directories"]["secrets"] == "0700"
+    assert "certs/key.pem" not in docker_lgtm_secret_files(result)["sensitive_files"]
+
+
+HASH = "$2a$14$C0lwopK1zRTExJwh30im1ufu5hcI0kUBMn9WU4pLuBCHIgsrx6wXG"
+
+
+def test_ingest_host_forwards_only_push_paths_for_the_stacks_tenants_and_tells_agents_where():
+    result = plan({"proxy": {"bind_address": "127.0.0.1", "extra_bind_addresses": ["10.88.0.1"], "http_port": 8080,
+                             "https_port": 8443, "ingest_basic_auth": {"agent": HASH}}})
+    caddyfile = files_of(result)["proxy/Caddyfile"]
+    block = re.search(r"^ingest\.obs\.example\.com \{\n(.*?)\n\}$", caddyfile, re.S | re.M).group(1)
+    tenants = BASE["tenants"]
+    assert ["not header X-Scope-OrgID \"%s\"" % t for t in tenants] == re.findall(r"not header X-Scope-OrgID \"[^\"]+\"", block)
+    order = [line.strip().split(" ")[0] + " " + line.strip().split(" ")[1] for line in block.splitlines()
+             if line.strip().startswith(("respond", "basicauth", "reverse_proxy"))]
+    assert order == ["respond @outside", "basicauth {", "respond @untenanted", "reverse_proxy /api/v1/push",
+                     "reverse_proxy /otlp/v1/metrics", "reverse_proxy /loki/api/v1/push", "reverse_proxy /v1/traces",
+                     "reverse_proxy /opentelemetry.proto.collector.trace.v1.TraceService/*", "respond 404"]
+    assert "agent %s" % HASH in block and "h2c://tempo:4317" in block
+    ingest = result["ingest"]
+    assert ingest["mimir_remote_write_url"] == "https://ingest.obs.example.com:8443/api/v1/push"
+    assert ingest["tempo_otlp_grpc_endpoint"] == "ingest.obs.example.com:8443" and ingest["tenants"] == tenants
+    assert ingest["basic_auth_users"] == ["agent"] and result["ingest_ca"].endswith("/root.crt")
+    assert container(result, "proxy")["published_ports"] == ["127.0.0.1:8080:80", "127.0.0.1:8443:443", "10.88.0.1:8080:80",
+                                                              "10.88.0.1:8443:443"]
+    # Switched off: no ingest host, nothing for agents.
+    off = plan({"proxy": {"ingest": False}})
+    assert "ingest." not in files_of(off)["proxy/Caddyfile"] and off["ingest"] is None
+    default = plan()
+    assert default["ingest"]["base_url"] == "https://ingest.obs.example.com" and "basicauth" not in files_of(default)["proxy/Caddyfile"]
+
+
+def test_ingest_options_are_checked():
+    with pytest.raises(SpecError) as error:
+        plan({"proxy": {"extra_bind_addresses": ["10.88.0.1", "not-an-ip"], "ingest_basic_auth": {"agent": "plain-password"}}})
+    text = str(error.value.problems)
+    assert "proxy.extra_bind_addresses" in text and "proxy.ingest_basic_auth" in text and "bcrypt" in text
+    with pytest.raises(SpecError, match="needs a bind_address other than 0.0.0.0"):
+        plan({"proxy": {"extra_bind_addresses": ["10.88.0.1"]}})
