@@ -53,7 +53,7 @@ def start_moto(log):
 
 
 TAGS = "storage,identity,ecs"
-LOCK_PHASES = ("Take the run lock", "Release the run lock")
+LOCK_PHASES = ("Run lock: take", "Run lock: release")
 
 
 def run(proxy, moto_url, out_dir, faults):

@@ -41,11 +41,10 @@ options:
     default: 10800
   owner:
     description:
-      - Who takes the lock; the action plugin sets it. A run is identified by C(controller), C(boot_id), C(pid) and
-        C(pid_start) together.
+      - Who takes the lock; the action plugin sets it (what is given here overrides it). A run is identified by
+        C(controller), C(boot_id), C(pid) and C(pid_start) together; C(controller) and C(pid) are required.
     type: dict
-    required: true
-    options:
+    suboptions:
       controller:
         description: Host name of the control node.
         type: str

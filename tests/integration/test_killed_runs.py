@@ -32,7 +32,7 @@ SITE = os.path.join(REPO_ROOT, "site.yml")
 INVENTORY = os.path.join(REPO_ROOT, "inventories", "local")
 SEED = 16
 FIXTURES = "Local AWS stand-in fixtures"
-LOCK_PHASES = ("Take the run lock", "Release the run lock")
+LOCK_PHASES = ("Run lock: take", "Run lock: release")
 # Kill points: (capability as the proxy counts it, the call to count or None for any mutating one, points, about
 # that many calls in a first run, tags of the runs killed there). Random ones land anywhere in a capability; the ECS
 # ones aimed at one kind of call land where a lost answer could leave a duplicate (a second mount target, rule, task
@@ -210,8 +210,8 @@ def test_runs_killed_at_ten_points_then_run_again_converge_with_one_of_everythin
     for point in kill_points():
         result = site(point["tags"], kill=point)
         killed = result.calls["killed"]
-        log.append("%s #%d (%s): %s, %.0f s" % (point["phase"], point["at"], point["when"],
-                                                "%s %s in %r" % (killed["service"], killed["action"], killed["task"]) if killed else "not reached", result.seconds))
+        where = "%s %s in %r" % (killed["service"], killed["action"], killed["task"]) if killed else "not reached"
+        log.append("%s %s #%d (%s): %s, %.0f s" % (point["phase"], point["action"] or "any", point["at"], point["when"], where, result.seconds))
         (tmp_path / "kills.log").write_text("\n".join(log) + "\n")
         if killed:
             assert result.rc == -signal.SIGKILL, explain(result)
@@ -271,5 +271,5 @@ def test_runs_killed_at_ten_points_then_run_again_converge_with_one_of_everythin
     assert len(held["file_systems"]) == 1
     assert LOCK not in held["parameters"], "the last run released the lock"
     print("account:", json.dumps({kind: len(names) for kind, names in held.items()}, sort_keys=True))
-    print("final converge %.0f s (%s); rerun %.0f s: %s" % (final.seconds, json.dumps(final.summary["by_phase"], sort_keys=True),
-                                                          first.seconds, json.dumps(first.summary["by_phase"], sort_keys=True)))
+    print("final converge %.0f s (%s); rerun %.0f s: %s" % (
+        final.seconds, json.dumps(final.summary["by_phase"], sort_keys=True), first.seconds, json.dumps(first.summary["by_phase"], sort_keys=True)))
