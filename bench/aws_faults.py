@@ -56,7 +56,7 @@ TAGS = "storage,identity,ecs"
 LOCK_PHASES = ("Run lock: take", "Run lock: release")
 
 
-def run(proxy, moto_url, out_dir, faults):
+def run(proxy, moto_url, out_dir, faults, tags=TAGS):
     proxy.configure(**faults)
     proxy.stats.reset()
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
@@ -65,7 +65,7 @@ def run(proxy, moto_url, out_dir, faults):
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, "tests", "callback_plugins"), ANSIBLE_CALLBACKS_ENABLED="aws_proxy_phases")
     cmd = [os.path.join(BIN_DIR, "ansible-playbook"), os.path.join(REPO, "site.yml"), "-i", os.path.join(REPO, "inventories", "local"),
-           "--tags", TAGS, "-e", "lgtm_output_dir=%s" % out_dir]
+           "--tags", tags, "-e", "lgtm_output_dir=%s" % out_dir]
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=3600)
     seconds = time.monotonic() - started
@@ -77,11 +77,11 @@ def run(proxy, moto_url, out_dir, faults):
             "calls": summarize(snapshot), "mutations": [m for m in snapshot["mutations"] if m["phase"] not in LOCK_PHASES]}
 
 
-def converge_twice(proxy, moto_url, faults):
+def converge_twice(proxy, moto_url, faults, tags=TAGS):
     urllib.request.urlopen(urllib.request.Request(moto_url + "/moto-api/reset", method="POST"), timeout=10)
     out_dir = tempfile.mkdtemp(prefix="lgtm-bench-faults-")
     try:
-        return run(proxy, moto_url, out_dir, faults), run(proxy, moto_url, out_dir, faults)
+        return run(proxy, moto_url, out_dir, faults, tags), run(proxy, moto_url, out_dir, faults, tags)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
 
@@ -116,8 +116,6 @@ def main():
     parser.add_argument("--tags", default=TAGS, help="site.yml --tags (default %(default)s)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
-    global TAGS  # pylint: disable=global-statement
-    TAGS = args.tags
     none = {"throttle": 0.0, "skip_phases": [FIXTURES]}
     throttled = {"throttle": args.throttle, "skip_phases": [FIXTURES], "seed": 16}
     label = "%d%% throttled" % round(args.throttle * 100)
@@ -129,7 +127,7 @@ def main():
             for index in range(args.rounds):
                 order = [("none", none), (label, throttled)] if args.throttle else [("none", none)]
                 for mode, faults in (order if index % 2 == 0 else order[::-1]):
-                    results[mode].append(converge_twice(proxy, moto_url, faults))
+                    results[mode].append(converge_twice(proxy, moto_url, faults, args.tags))
                     first, rerun = results[mode][-1]
                     print("%s: first run %.0f s, rerun %.0f s (changed=%d, mutating calls %d, faults %d)" % (
                         mode, first["seconds"], rerun["seconds"], rerun["changed"], len(rerun["mutations"]), rerun["calls"]["faults"]), flush=True)
