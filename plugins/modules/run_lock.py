@@ -22,7 +22,8 @@ description:
     (same host and boot) whose process is gone, e.g. a run that was killed or failed half-way.
   - O(state=absent) deletes the lock only when this run holds it.
   - Usually called through the action of the same name, which fills in O(owner) with the control node's
-    C(ansible-playbook) process; site.yml takes the lock first and releases it last (C(lgtm_run_lock)).
+    C(ansible-playbook) process; site.yml takes the lock first and releases it last (C(lgtm_run_lock)). A run that
+    stops on a failure before the release gets it released by the C(lgtm.aws.run_lock) callback, when enabled.
 author:
   - lgtm.aws maintainers (@lgtm-aws)
 options:
@@ -98,6 +99,15 @@ took_over:
   description: The stale holder replaced, when the lock was taken over.
   returned: when a stale lock was taken over
   type: dict
+lock:
+  description: The lock's parameter name, the state asked for, region and endpoint (for the C(lgtm.aws.run_lock) callback).
+  returned: always
+  type: dict
+  sample: {name: /lgtm/acme-prod/run-lock, state: present, region: eu-west-1, endpoint_url: ""}
+check_mode:
+  description: Whether the module ran in check mode (nothing written).
+  returned: always
+  type: bool
 """
 
 import json
@@ -261,7 +271,10 @@ def main():
             result = release(module, client, module.params)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         module.fail_json_aws(error, msg="Run lock %s" % module.params["name"])
-    module.exit_json(**result)
+    # For the lgtm.aws.run_lock callback, which releases a lock the run still holds when it stops early.
+    result["lock"] = {"name": module.params["name"], "state": module.params["state"], "region": module.region,
+                      "endpoint_url": module.params.get("endpoint_url") or ""}
+    module.exit_json(check_mode=module.check_mode, **result)
 
 
 if __name__ == "__main__":

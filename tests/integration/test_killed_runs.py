@@ -85,20 +85,20 @@ def site(proxy, tmp_path):
         AWS_DEFAULT_REGION=REGION, AWS_REGION=REGION, ANSIBLE_CONFIG=os.path.join(REPO_ROOT, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
         PATH=BIN_DIR + os.pathsep + env.get("PATH", ""), PYTHONPATH=os.path.join(REPO_ROOT, "tests", "fast_backoff"),
         ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-        ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO_ROOT, "tests", "callback_plugins"), ANSIBLE_CALLBACKS_ENABLED="aws_proxy_phases",
+        ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO_ROOT, "tests", "callback_plugins"), ANSIBLE_CALLBACKS_ENABLED="aws_proxy_phases,lgtm.aws.run_lock",
     )
 
-    def start(tags, out=None):
+    def start(tags, out=None, extra=()):
         cmd = [os.path.join(BIN_DIR, "ansible-playbook"), SITE, "-i", INVENTORY, "--tags", tags,
-               "-e", "lgtm_output_dir=%s" % (out or tmp_path / "out")]
+               "-e", "lgtm_output_dir=%s" % (out or tmp_path / "out")] + list(extra)
         return subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)  # its own process group: the proxy kills all of it
 
-    def run(tags, kill=None, out=None):
+    def run(tags, kill=None, out=None, extra=()):
         proxy.configure(kill_pgid=None, kill_action=None)
         proxy.stats.reset()
         started = time.monotonic()
-        proc = start(tags, out)
+        proc = start(tags, out, extra)
         if kill:
             proxy.configure(kill_pgid=proc.pid, kill_phase=kill["phase"], kill_action=kill["action"], kill_at=kill["at"],
                             kill_when=kill["when"])
@@ -245,6 +245,13 @@ def test_runs_killed_at_eight_points_then_run_again_converge_with_one_of_everyth
     assert writes == {"PutParameter": 2, "DeleteParameter": 1}, "mutating calls of a rerun after the kills: %s" % json.dumps(
         first.calls["mutations"], indent=1)
     assert account(site.client) == held, "the rerun changed the account"
+
+    # A run that fails after taking the lock (here on a misspelt variable) does not reach the release play; the
+    # lgtm.aws.run_lock callback releases the lock when the run ends.
+    failed = site("storage", extra=("-e", "storage_bucket_prefixx=typo"))
+    assert failed.rc != 0 and any("storage_bucket_prefixx" in m for m in failed.failed_messages()), explain(failed)
+    assert "released the run lock %s" % LOCK in failed.stderr, failed.stderr[-2000:]
+    assert LOCK not in [p["Name"] for p in site.client("ssm").describe_parameters()["Parameters"]]
 
     # Exactly one of everything: nothing a killed run did is there twice, nothing it left undone is missing.
     assert {kind: duplicates(names) for kind, names in held.items() if duplicates(names)} == {}
