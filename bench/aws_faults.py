@@ -1,11 +1,12 @@
 """Benchmark: AWS calls of the storage, identity and ECS plays, and their time with 20% of the calls throttled.
 
 Run:
-    .venv/bin/python bench/aws_faults.py [--rounds 1] [--throttle 0.2] [--json out/aws_faults.json]
+    .venv/bin/python bench/aws_faults.py [--rounds 1] [--throttle 0.2] [--tags storage,identity,ecs] [--json out/aws_faults.json]
 
 One moto_server behind tests/aws_proxy.py. Each round runs, on a fresh account each time,
 ``site.yml -i inventories/local --tags storage,identity,ecs`` twice (a first run and a rerun) without faults, then
-twice with ``--throttle`` of the calls throttled (the order of the two alternates between rounds). The proxy counts
+twice with ``--throttle`` of the calls throttled (the order of the two alternates between rounds; ``--throttle 0``: only
+without faults). ``--tags`` chooses the plays (e.g. ``storage,identity,ecs,eks`` counts the EKS play's calls too). The proxy counts
 the calls that reach the local AWS, reads and mutating calls, per capability (the role of the task that made them,
 from tests/callback_plugins/aws_proxy_phases.py); the fixtures play of inventories/local is counted apart and never
 faulted. Unlike the tests, the runs keep the real retry schedules (AWSRetry's and botocore's back-off sleeps).
@@ -51,7 +52,11 @@ def start_moto(log):
     raise RuntimeError("moto_server did not start")
 
 
-def run(proxy, moto_url, out_dir, faults):
+TAGS = "storage,identity,ecs"
+LOCK_PHASES = ("Run lock: take", "Run lock: release")
+
+
+def run(proxy, moto_url, out_dir, faults, tags=TAGS):
     proxy.configure(**faults)
     proxy.stats.reset()
     env = dict(os.environ, AWS_ENDPOINT_URL=proxy.url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
@@ -60,7 +65,7 @@ def run(proxy, moto_url, out_dir, faults):
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_CALLBACK_PLUGINS=os.path.join(REPO, "tests", "callback_plugins"), ANSIBLE_CALLBACKS_ENABLED="aws_proxy_phases")
     cmd = [os.path.join(BIN_DIR, "ansible-playbook"), os.path.join(REPO, "site.yml"), "-i", os.path.join(REPO, "inventories", "local"),
-           "--tags", "storage,identity,ecs", "-e", "lgtm_output_dir=%s" % out_dir]
+           "--tags", tags, "-e", "lgtm_output_dir=%s" % out_dir]
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, check=False, timeout=3600)
     seconds = time.monotonic() - started
@@ -69,14 +74,14 @@ def run(proxy, moto_url, out_dir, faults):
     stats = json.loads(proc.stdout)["stats"]
     snapshot = proxy.stats.snapshot()
     return {"seconds": round(seconds, 1), "changed": sum(h.get("changed", 0) for h in stats.values()),
-            "calls": summarize(snapshot), "mutations": snapshot["mutations"]}
+            "calls": summarize(snapshot), "mutations": [m for m in snapshot["mutations"] if m["phase"] not in LOCK_PHASES]}
 
 
-def converge_twice(proxy, moto_url, faults):
+def converge_twice(proxy, moto_url, faults, tags=TAGS):
     urllib.request.urlopen(urllib.request.Request(moto_url + "/moto-api/reset", method="POST"), timeout=10)
     out_dir = tempfile.mkdtemp(prefix="lgtm-bench-faults-")
     try:
-        return run(proxy, moto_url, out_dir, faults), run(proxy, moto_url, out_dir, faults)
+        return run(proxy, moto_url, out_dir, faults, tags), run(proxy, moto_url, out_dir, faults, tags)
     finally:
         shutil.rmtree(out_dir, ignore_errors=True)
 
@@ -108,20 +113,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--throttle", type=float, default=0.2)
+    parser.add_argument("--tags", default=TAGS, help="site.yml --tags (default %(default)s)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     none = {"throttle": 0.0, "skip_phases": [FIXTURES]}
     throttled = {"throttle": args.throttle, "skip_phases": [FIXTURES], "seed": 16}
     label = "%d%% throttled" % round(args.throttle * 100)
-    results = {"none": [], label: []}
+    results = {"none": [], label: []} if args.throttle else {"none": []}
     with tempfile.TemporaryFile() as log:
         moto, moto_url = start_moto(log)
         proxy = Proxy(moto_url).start()
         try:
             for index in range(args.rounds):
-                order = [("none", none), (label, throttled)]
+                order = [("none", none), (label, throttled)] if args.throttle else [("none", none)]
                 for mode, faults in (order if index % 2 == 0 else order[::-1]):
-                    results[mode].append(converge_twice(proxy, moto_url, faults))
+                    results[mode].append(converge_twice(proxy, moto_url, faults, args.tags))
                     first, rerun = results[mode][-1]
                     print("%s: first run %.0f s, rerun %.0f s (changed=%d, mutating calls %d, faults %d)" % (
                         mode, first["seconds"], rerun["seconds"], rerun["changed"], len(rerun["mutations"]), rerun["calls"]["faults"]), flush=True)

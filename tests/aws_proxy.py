@@ -13,6 +13,16 @@ the local AWS, in the error format of the call's protocol, so botocore parses th
 - ``invisible``: after an IAM create (CreateRole, CreateInstanceProfile, CreateOpenIDConnectProvider), the next
   ``invisible_calls`` calls naming the new entity answer ``NoSuchEntity``, as IAM's eventual consistency does.
 
+A run can also be killed at a chosen point: with ``kill_pgid`` set, the ``kill_at``-th mutating call of phase
+``kill_phase`` (counted since the last configure or reset; only calls of ``kill_action``, ``Action`` or
+``service:Action``, when set) sends SIGKILL to that process group and every process
+below its leader (the run's ansible-playbook, its workers and their modules, which run in sessions of their own),
+either after the call reached the local AWS but before its answer returns
+(``kill_when="answer"``: the change happened, the run never learnt it) or before it is forwarded
+(``kill_when="request"``). ``kill_task`` instead kills ``kill_delay`` seconds after a task of that name starts
+(tasks that make no AWS call, such as the Alloy fleet's). The kill is reported in the stats (``killed``) and
+happens once per configure.
+
 Faults are drawn from a seeded random generator for the first attempt of each call (botocore's ``amz-sdk-request``
 header). botocore's own retries of that call (same ``amz-sdk-invocation-id``) get the same fault again when the
 task that makes it runs a module named by ``sticky_modules`` (by default this collection's, ``lgtm.aws.``; the
@@ -30,8 +40,10 @@ Run alone: ``python tests/aws_proxy.py --upstream http://127.0.0.1:5000 --port 5
 import argparse
 import collections
 import json
+import os
 import random
 import re
+import signal
 import threading
 import time
 import urllib.parse
@@ -51,7 +63,8 @@ IAM_CREATES = {"CreateRole": "RoleName", "CreateInstanceProfile": "InstanceProfi
                "CreateOpenIDConnectProvider": "Url"}
 DEFAULTS = {"seed": 16, "throttle": 0.0, "error": 0.0, "plain_503": 0.0, "slow": 0.0, "slow_seconds": 0.5,
             "invisible": 0.0, "invisible_calls": 1, "only_services": None, "skip_actions": [], "skip_phases": [],
-            "sticky_modules": ["lgtm.aws."]}
+            "sticky_modules": ["lgtm.aws."],
+            "kill_pgid": None, "kill_phase": None, "kill_action": None, "kill_at": 0, "kill_when": "answer", "kill_task": None, "kill_delay": 0.0}
 
 
 def is_read(action):
@@ -107,6 +120,7 @@ class Stats:
         self.calls = collections.Counter()  # (phase, service, action) -> requests that reached the local AWS
         self.faults = collections.Counter()  # (kind, service, action) -> faults answered instead
         self.mutations = []  # (phase, task, service, action) in order, for failure messages
+        self.killed = None  # where the run was killed: {"phase", "task", "service", "action", "when"}
         self.phase, self.task, self.module = "-", "-", "-"
 
     def snapshot(self):
@@ -114,7 +128,8 @@ class Stats:
             calls = [{"phase": p, "service": s, "action": a, "read": is_read(a), "count": n} for (p, s, a), n in sorted(self.calls.items())]
             faults = [{"kind": k, "service": s, "action": a, "count": n} for (k, s, a), n in sorted(self.faults.items())]
             return {"calls": calls, "faults": faults,
-                    "mutations": [{"phase": p, "task": t, "service": s, "action": a} for p, t, s, a in self.mutations]}
+                    "mutations": [{"phase": p, "task": t, "service": s, "action": a} for p, t, s, a in self.mutations],
+                    "killed": self.killed}
 
 
 class Proxy:
@@ -156,6 +171,7 @@ class Proxy:
                 self.random.seed(config["seed"])
             self.hidden.clear()
             self.sticky.clear()
+            self.stats.killed = None
 
     def start(self):
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -268,16 +284,66 @@ class Proxy:
                 if fault:
                     self.stats.faults[(fault, service, action)] += 1
                 self.stats.calls[(self.stats.phase, service, action)] += 1
+                kill = None
                 if not is_read(action):
                     self.stats.mutations.append((self.stats.phase, self.stats.task, service, action))
+                    kill = self.kill_due(service, action)
                 self.note_create(service, action, params)
         if fault and fault != "slow":
             return self.reply(handler, *self.fault_answer(fault, service, action, protocol), head=handler.command == "HEAD")
         if fault == "slow":
             time.sleep(self.config["slow_seconds"])
-        return self.forward(handler, body)
+        if kill == "request":
+            return self.kill(handler)
+        answer = self.forward(handler, body)
+        if kill == "answer":
+            return self.kill(handler)
+        return self.reply(handler, *answer[:3], head=handler.command == "HEAD", length=answer[3])
+
+    # -- killing the run --------------------------------------------------------------------------------------
+    def kill_due(self, service, action):
+        """"request" or "answer" when this mutating call (just counted, stats lock held) is where to kill the run."""
+        config = self.config
+        if not config["kill_pgid"] or not config["kill_at"] or self.stats.killed or config["kill_task"]:
+            return None
+        phase = self.stats.phase
+        if config["kill_phase"] and phase != config["kill_phase"]:
+            return None
+        wanted = config["kill_action"]  # "Action" or "service:Action"
+        if wanted and wanted not in (action, "%s:%s" % (service, action)):
+            return None
+        done = sum(1 for entry in self.stats.mutations if (not config["kill_phase"] or entry[0] == phase)
+                   and (not wanted or wanted in (entry[3], "%s:%s" % (entry[2], entry[3]))))
+        if done != config["kill_at"]:
+            return None
+        self.stats.killed = {"phase": phase, "task": self.stats.task, "service": service, "action": action, "when": config["kill_when"]}
+        return config["kill_when"]
+
+    def kill(self, handler=None):
+        """SIGKILL the run's process group and every process descended from its leader (Ansible's workers and the
+        modules they run have sessions of their own); the call's connection is closed without an answer."""
+        leader = self.config["kill_pgid"]
+        doomed = descendants(leader)
+        for pid in [leader] + doomed:
+            try:
+                (os.killpg if pid == leader else os.kill)(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if handler is not None:
+            handler.close_connection = True
+
+    def kill_later(self, task):
+        with self.stats.lock:
+            if self.stats.killed:
+                return
+            self.stats.killed = {"phase": self.stats.phase, "task": task, "service": "-", "action": "-",
+                                 "when": "%.1f s after the task started" % self.config["kill_delay"]}
+        timer = threading.Timer(self.config["kill_delay"], self.kill)
+        timer.daemon = True
+        timer.start()
 
     def forward(self, handler, body):
+        """(status, headers, body, content-length) of the local AWS's answer to the request."""
         conn = HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=300)
         try:
             headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("connection", "transfer-encoding")}
@@ -285,8 +351,7 @@ class Proxy:
             answer = conn.getresponse()
             data = answer.read()
             headers = [(k, v) for k, v in answer.getheaders() if k.lower() not in ("connection", "transfer-encoding", "content-length")]
-            self.reply(handler, answer.status, headers, data, head=handler.command == "HEAD",
-                       length=answer.getheader("Content-Length"))
+            return answer.status, headers, data, answer.getheader("Content-Length")
         finally:
             conn.close()
 
@@ -312,6 +377,9 @@ class Proxy:
             with self.stats.lock:
                 self.stats.phase, self.stats.task = payload.get("phase") or "-", payload.get("task") or "-"
                 self.stats.module = payload.get("module") or "-"
+            task = payload.get("task") or ""
+            if self.config["kill_pgid"] and self.config["kill_task"] and self.config["kill_task"] in (task, task.rpartition(" : ")[2]):
+                self.kill_later(payload.get("task"))
         elif command == "config":
             try:
                 self.configure(**payload)
@@ -321,6 +389,24 @@ class Proxy:
         else:
             status, answer = 404, {"error": "unknown control command %s" % command}
         self.reply(handler, status, {"Content-Type": "application/json"}, json.dumps(answer).encode())
+
+
+def descendants(pid):
+    """Process ids below ``pid`` (children, their children, ...), from /proc."""
+    children = collections.defaultdict(list)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/stat" % entry) as handle:
+                    children[int(handle.read().rsplit(")", 1)[1].split()[1])].append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def summarize(snapshot):

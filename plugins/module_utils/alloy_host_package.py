@@ -25,6 +25,8 @@ CACHE_DIR = "/var/cache/alloy"
 # apt's usual view (every source).
 APT_LISTS = CACHE_DIR + "/apt-lists"
 RPM_REPO_FILE = "/etc/yum.repos.d/grafana-alloy.repo"
+# dpkg's journal: not empty after a dpkg run that was killed half-way (docs/retries.md, "Killed and concurrent runs").
+DPKG_UPDATES = "/var/lib/dpkg/updates"
 
 
 class NeedsPackage(Exception):
@@ -233,9 +235,20 @@ class Package(object):
         self._lists_dir()
         self.host.run(["apt-get", "update"] + self._alloy_only(source), environ=APT_ENV)
 
+    def _finish_interrupted_dpkg(self):
+        """A dpkg run killed half-way (the module's run killed, the host's power lost) leaves its journal behind, and
+        apt then refuses every install ("dpkg was interrupted"): finish it as apt asks, ``dpkg --configure -a``."""
+        try:
+            pending = os.listdir(DPKG_UPDATES)
+        except OSError:
+            return
+        if pending:
+            self.host.run(["dpkg", "--force-confold", "--configure", "-a"], environ=APT_ENV)
+
     def _apt_install(self, what, view):
         argv = ["apt-get", "install", "-y", "--allow-downgrades", "--allow-change-held-packages",
                 "-o", "Dpkg::Options::=--force-confold", what]
+        self._finish_interrupted_dpkg()
         self._lists_dir()
         rc, _out, _err = self.host.run(argv[:2] + view + argv[2:], check=False, environ=APT_ENV)
         if rc != 0:

@@ -113,7 +113,9 @@ def test_converges_under_faults_and_a_rerun_makes_no_mutating_call(converge):
     second = converge(FAULTS)
     assert second.rc == 0, explain(second)
     assert second.total("changed") == 0, second.changed_tasks()
-    assert second.calls["mutations"] == [], "a no-change rerun made mutating AWS calls: %s" % json.dumps(second.calls["mutations"], indent=1)
+    # Besides the run lock's own writes (taken first, released last: playbooks/run_lock.yml).
+    writes = [m for m in second.calls["mutations"] if m["phase"] not in ("Run lock: take", "Run lock: release")]
+    assert writes == [], "a no-change rerun made mutating AWS calls: %s" % json.dumps(writes, indent=1)
     assert second.summary["faults"] > 0
     print("\nfirst run (%.0f s): %d reads, %d writes, %d faults" % (first.seconds, first.summary["reads"], first.summary["writes"], first.summary["faults"]),
           json.dumps(first.summary["by_phase"], sort_keys=True))

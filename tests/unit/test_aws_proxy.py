@@ -1,12 +1,16 @@
 """tests/aws_proxy.py on its own: it names each call's service and action, and botocore reads its faults as the
 error codes real AWS sends (so the retry tests exercise the real retry rules)."""
 
+import signal
+import subprocess
+import time
+
 import boto3
 import botocore.config
 import botocore.exceptions
 import pytest
 
-from aws_proxy import Proxy  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
+from aws_proxy import Proxy, descendants  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
 
 server_module = pytest.importorskip("moto.server")
 
@@ -97,3 +101,46 @@ def test_botocore_retries_get_through_except_in_this_collections_modules(proxy, 
                 iam.list_roles()
     finally:
         proxy.stats.module = "-"
+
+
+@pytest.mark.parametrize("when, reached", [("answer", True), ("request", False)])
+def test_a_run_is_killed_at_the_chosen_mutating_call_with_the_processes_below_it(proxy, client, when, reached):
+    """kill_at counts the mutating calls of kill_phase (of kill_action when set); the process group and every process
+    below its leader get SIGKILL, after the call reached the local AWS ("answer") or before ("request")."""
+    # A leader in its own session with a child in yet another session, as ansible-playbook and its workers are.
+    run = subprocess.Popen(["sh", "-c", "setsid sleep 120 & wait"], start_new_session=True)
+    s3 = client("s3")
+    try:
+        proxy.stats.phase = "storage"
+        proxy.configure(kill_pgid=run.pid, kill_phase="storage", kill_action="s3:CreateBucket", kill_at=2, kill_when=when)
+        s3.create_bucket(Bucket="kill-1-%s" % when, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_tagging(Bucket="kill-1-%s" % when, Tagging={"TagSet": [{"Key": "a", "Value": "b"}]})  # not counted
+        assert run.poll() is None
+        deadline = time.time() + 10
+        while not descendants(run.pid) and time.time() < deadline:
+            time.sleep(0.05)
+        below = descendants(run.pid)
+        assert below, "the test's child process did not start"
+        with pytest.raises(botocore.exceptions.BotoCoreError):  # the connection closes without an answer
+            s3.create_bucket(Bucket="kill-2-%s" % when, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        assert run.wait(timeout=10) == -signal.SIGKILL
+        for pid in below:
+            deadline = time.time() + 10
+            while time.time() < deadline and _alive(pid):
+                time.sleep(0.05)
+            assert not _alive(pid), "process %d below the leader survived" % pid
+        assert proxy.stats.snapshot()["killed"] == {"phase": "storage", "task": "-", "service": "s3", "action": "CreateBucket", "when": when}
+        names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert ("kill-2-%s" % when in names) is reached
+    finally:
+        proxy.configure(kill_pgid=None, kill_phase=None, kill_action=None, kill_at=0)
+        if run.poll() is None:
+            run.kill()
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -101,3 +101,34 @@ def test_remove_takes_a_tree_and_reports_nothing_when_it_is_gone(tmp_path):
     host = system.Host(Module(check_mode=False))
     assert host.remove("files", str(tree)) and not tree.exists()
     assert not system.Host(Module(check_mode=False)).remove("files", str(tree))
+
+
+class RecordingHost(object):
+    check_mode = False
+
+    def __init__(self):
+        self.commands = []
+
+    def run(self, argv, check=True, environ=None, data=None):
+        self.commands.append(argv)
+        return 0, "", ""
+
+
+@pytest.mark.parametrize("journal, replayed", [(["0001"], True), ([], False)])
+def test_an_install_first_finishes_a_dpkg_run_that_was_killed(tmp_path, monkeypatch, journal, replayed):
+    """A killed dpkg leaves its journal (apt then refuses: "dpkg was interrupted"); the next install replays it first."""
+    from ansible_collections.lgtm.aws.plugins.module_utils import alloy_host_package as package
+    updates = tmp_path / "updates"
+    updates.mkdir()
+    for name in journal:
+        (updates / name).write_text("")
+    monkeypatch.setattr(package, "DPKG_UPDATES", str(updates))
+    monkeypatch.setattr(package, "APT_LISTS", str(tmp_path / "lists"))
+    host = RecordingHost()
+    pkg = package.Package(host, {"method": "apt_repository"}, "1.18.1", "Debian", "amd64")
+    pkg._apt_install("alloy=1.18.1", [])  # pylint: disable=protected-access
+    configure = ["dpkg", "--force-confold", "--configure", "-a"]
+    assert (configure in host.commands) is replayed
+    assert host.commands[-1][:2] == ["apt-get", "install"]
+    if replayed:
+        assert host.commands.index(configure) == 0
