@@ -14,8 +14,10 @@ Alertmanager's HTTP APIs on their container addresses every 0.1 s:
     -> TargetDown pending (the alert's activeAt) -> firing (first seen) -> in Alertmanager (first seen)
     -> the FIRING mail in the sink (its arrival time)
 
-and after each, starts the exporter again and waits for the RESOLVED mail and for Alertmanager to drop the empty
-group (it does so every 30 s), so that every death starts a new group as a first death would.
+Each death comes at a random moment (a pause of up to scrape_interval + evaluation_interval first), so the runs
+sample the scrape and evaluation cycles. After each it starts the exporter again and waits for the RESOLVED mail
+and for Alertmanager to drop the empty group (it does so every 30 s), so that every death starts a new group as a
+first death would.
 The bound from the settings: a death is seen at the next scrape (within scrape_interval), the next evaluation
 (within evaluation_interval) makes TargetDown pending, it fires target_down_for later (at an evaluation) and goes
 to Alertmanager at once, which sends the first mail of a new group group_wait later:
@@ -28,6 +30,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
@@ -191,6 +194,9 @@ class Stack:
 def one_death(stack, timing, log):
     exporter = PREFIX + "-node-exporter"
     low, high = bound(timing)
+    # A death at a random moment of the scrape and evaluation cycles (one run after another would otherwise
+    # fall at about the same phase of them).
+    time.sleep(random.uniform(0, seconds(timing["prometheus"]["scrape_interval"]) + seconds(timing["prometheus"]["evaluation_interval"])))
     killed_at = time.time()
     docker("kill", exporter)
     death = time.time()
@@ -262,7 +268,7 @@ def main():
                 timing = TIMINGS[name]
                 took = stack.up(timing)
                 log("# %s: %s; role run %.0f s" % (name, json.dumps(timing), took))
-                results[name] = [one_death(stack, timing, log) for _ in range(options.runs)]
+                results[name] = [one_death(stack, timing, log) for run in range(options.runs)]
         finally:
             if not options.keep:
                 stack.down()
