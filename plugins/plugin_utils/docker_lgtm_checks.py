@@ -58,6 +58,20 @@ def duration(value, field):
         fail(field, "must be a duration such as 30s, 15m, 12h or 30d (got %r)" % (value,))
 
 
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+def seconds(value):
+    """Seconds of a duration that passed ``duration`` (Prometheus's units, parts added: 1m30s is 90)."""
+    return sum(int(number) * _UNITS[unit] for number, unit in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", value))
+
+
+def positive_duration(value, field):
+    duration(value, field)
+    if not seconds(value):
+        fail(field, "must be longer than zero (got %r)" % (value,))
+
+
 def boolean(value, field):
     if not isinstance(value, bool):
         fail(field, "must be true or false (got %r)" % (value,))

@@ -1,7 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: lgtm.aws contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Prometheus (scrapes, alert rules and their promtool tests) and Alertmanager (SMTP e-mail, optional Slack)."""
+"""Prometheus (scrapes, alert rules and their promtool tests) and Alertmanager (SMTP e-mail, optional Slack).
+
+From a target's death to the e-mail: the next scrape fails (within scrape_interval), the next rule evaluation
+sees up == 0 (within evaluation_interval) and TargetDown is pending; it fires at the first evaluation after
+target_down_for and goes to Alertmanager at once, which waits group_wait for a new group and sends the mail.
+docs/docker.md (Alerting latency) and bench/docker_alert.py measure it.
+"""
+
+import math
+
+from ansible_collections.lgtm.aws.plugins.plugin_utils.docker_lgtm_checks import seconds
 
 # Where each service answers /metrics inside the stack network (service key -> host:port, path).
 METRICS = {
@@ -38,7 +48,7 @@ def prometheus(spec):
         if name in enabled:
             jobs.append(_job(name, *METRICS[name]))
     config = {
-        "global": {"scrape_interval": settings["scrape_interval"], "evaluation_interval": settings["scrape_interval"],
+        "global": {"scrape_interval": settings["scrape_interval"], "evaluation_interval": settings["evaluation_interval"],
                    "external_labels": {"stack": spec["container_prefix"]}},
         "rule_files": [RULES_DIR + "/*.yml"],
         "scrape_configs": jobs + list(settings["extra_scrape_configs"]),
@@ -89,13 +99,15 @@ def alert_rules(spec):
 
 def rule_tests(spec):
     """promtool test rules cases: each alert fires on a bad series and stays quiet on a good one."""
-    down_for = spec["prometheus"]["target_down_for"]
+    down_for = seconds(spec["prometheus"]["target_down_for"])
+    # Evaluated every minute: TargetDown fires at the first minute its `for` has passed (at least the 15th).
+    fired = max(15, int(math.ceil(down_for / 60.0)) + 1)
     cases = [
         {"interval": "1m", "input_series": [
-            {"series": 'up{job="node", instance="node-exporter:9100"}', "values": "0x15"},
-            {"series": 'up{job="pushgateway", instance="pushgateway:9091"}', "values": "1x15"}],
+            {"series": 'up{job="node", instance="node-exporter:9100"}', "values": "0x%d" % fired},
+            {"series": 'up{job="pushgateway", instance="pushgateway:9091"}', "values": "1x%d" % fired}],
          "alert_rule_test": [
-             {"eval_time": "15m", "alertname": "TargetDown", "exp_alerts": [{
+             {"eval_time": "%dm" % fired, "alertname": "TargetDown", "exp_alerts": [{
                  "exp_labels": {"severity": "critical", "job": "node", "instance": "node-exporter:9100"},
                  "exp_annotations": {"summary": "node at node-exporter:9100 cannot be scraped"}}]}]},
         {"interval": "1m", "input_series": [
@@ -109,7 +121,7 @@ def rule_tests(spec):
                  "exp_annotations": {"summary": "/ has less than 10% space left"}}]},
              {"eval_time": "10m", "alertname": "HostMemoryLow", "exp_alerts": []}]},
     ]
-    if down_for != "0m":
+    if down_for > 0:
         cases[0]["alert_rule_test"].append({"eval_time": "0m", "alertname": "TargetDown", "exp_alerts": []})
     if "cadvisor" in spec["enabled"]:
         names = containers(spec)
@@ -132,11 +144,12 @@ def rule_tests(spec):
 
 
 def alertmanager(spec):
-    smtp, slack = spec["smtp"], spec["slack"]
+    smtp, slack, timing = spec["smtp"], spec["slack"], spec["alertmanager"]
     receiver = {"name": "default"}
     config = {"global": {"resolve_timeout": "5m"},
               "route": {"receiver": "default", "group_by": ["alertname", "job", "instance"],
-                        "group_wait": "10s", "group_interval": "1m", "repeat_interval": "4h"},
+                        "group_wait": timing["group_wait"], "group_interval": timing["group_interval"],
+                        "repeat_interval": timing["repeat_interval"]},
               "inhibit_rules": [{"source_matchers": ["severity=critical"], "target_matchers": ["severity=warning"],
                                  "equal": ["alertname", "instance"]}],
               "receivers": [receiver]}

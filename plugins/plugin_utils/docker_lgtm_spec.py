@@ -68,7 +68,9 @@ DEFAULTS = {
     "grafana": {"admin_user": "admin", "login_form": False, "oauth_name": "Keycloak", "dashboards_dir": ""},
     "keycloak": {"realm": "lgtm", "client_id": "grafana", "admin_user": "admin",
                  "role_groups": {"Admin": "grafana-admins", "Editor": "grafana-editors", "Viewer": "grafana-viewers"}},
-    "prometheus": {"retention": "15d", "scrape_interval": "15s", "target_down_for": "1m", "extra_scrape_configs": []},
+    "prometheus": {"retention": "15d", "scrape_interval": "15s", "evaluation_interval": "15s", "target_down_for": "1m",
+                   "extra_scrape_configs": []},
+    "alertmanager": {"group_wait": "10s", "group_interval": "1m", "repeat_interval": "4h"},
     "smtp": {"smarthost": "", "from": "", "to": [], "username": "", "require_tls": True},
     "slack": {"channel": ""},
     "alloy": {"cloudwatch_metrics_tenant": "", "cloudwatch_logs_tenant": "", "pipelines": {}},
@@ -253,13 +255,21 @@ def _sso(spec, problems):
 
 
 def _alerting(spec, problems):
-    prometheus, smtp, slack = spec["prometheus"], spec["smtp"], spec["slack"]
+    prometheus, alertmanager, smtp, slack = spec["prometheus"], spec["alertmanager"], spec["smtp"], spec["slack"]
     check_keys(prometheus, DEFAULTS["prometheus"], "prometheus")
+    check_keys(alertmanager, DEFAULTS["alertmanager"], "alertmanager")
     check_keys(smtp, DEFAULTS["smtp"], "smtp")
     check_keys(slack, DEFAULTS["slack"], "slack")
-    for key in ("retention", "scrape_interval", "target_down_for"):
+    # Zero is a valid `for` and group_wait (at once); an interval of zero is refused by Prometheus and Alertmanager.
+    for field, value, test in (("prometheus.retention", prometheus["retention"], check.duration),
+                               ("prometheus.scrape_interval", prometheus["scrape_interval"], check.positive_duration),
+                               ("prometheus.evaluation_interval", prometheus["evaluation_interval"], check.positive_duration),
+                               ("prometheus.target_down_for", prometheus["target_down_for"], check.duration),
+                               ("alertmanager.group_wait", alertmanager["group_wait"], check.duration),
+                               ("alertmanager.group_interval", alertmanager["group_interval"], check.positive_duration),
+                               ("alertmanager.repeat_interval", alertmanager["repeat_interval"], check.positive_duration)):
         with problems.section():
-            check.duration(prometheus[key], "prometheus.%s" % key)
+            test(value, field)
     with problems.section():
         if not isinstance(prometheus["extra_scrape_configs"], list) or not all(
                 isinstance(s, dict) and s.get("job_name") for s in prometheus["extra_scrape_configs"]):

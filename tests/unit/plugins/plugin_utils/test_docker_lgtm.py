@@ -15,6 +15,7 @@ import yaml
 from ansible_collections.lgtm.aws.plugins.filter.docker_lgtm import docker_lgtm_plan_filter, docker_lgtm_problems, docker_lgtm_secret_files
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_grafana as grafana
 from ansible_collections.lgtm.aws.plugins.plugin_utils import docker_lgtm_plan, docker_lgtm_spec
+from ansible_collections.lgtm.aws.plugins.plugin_utils.docker_lgtm_checks import seconds
 from ansible_collections.lgtm.aws.plugins.plugin_utils.spec_checks import SpecError
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -289,6 +290,52 @@ def test_alertmanager_config_passes_amtool_with_smtp_and_slack(tmp_path):
     assert config["global"]["smtp_auth_password_file"] == "/run/secrets/smtp_password"
     assert config["receivers"][0]["email_configs"][0]["to"] == "b@example.com, c@example.com"
     run = subprocess.run([AMTOOL, "check-config", str(root / "alertmanager.yml")], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_alert_timings_reach_prometheus_and_alertmanager_and_defaults_stay_under_two_minutes():
+    """The settings that bound death-to-mail, and the default bound: for + group_wait + a scrape + an evaluation."""
+    defaults = plan()["spec"]
+    bound = sum(seconds(v) for v in (defaults["prometheus"]["target_down_for"], defaults["alertmanager"]["group_wait"],
+                                     defaults["prometheus"]["scrape_interval"], defaults["prometheus"]["evaluation_interval"]))
+    assert bound == 100
+    fast = plan({"prometheus": {"scrape_interval": "1s", "evaluation_interval": "2s", "target_down_for": "0s"},
+                 "alertmanager": {"group_wait": "1s", "group_interval": "5s", "repeat_interval": "1h"}})
+    files = files_of(fast)
+    config = yaml.safe_load(files["prometheus/prometheus.yml"])["global"]
+    assert (config["scrape_interval"], config["evaluation_interval"]) == ("1s", "2s")
+    rules = yaml.safe_load(files["prometheus/rules/alerts.yml"])["groups"][0]["rules"]
+    assert next(r for r in rules if r["alert"] == "TargetDown")["for"] == "0s"
+    route = yaml.safe_load(files["alertmanager/alertmanager.yml"])["route"]
+    assert (route["group_wait"], route["group_interval"], route["repeat_interval"]) == ("1s", "5s", "1h")
+    # Only the two changed containers change.
+    before = dict((c["service"], c["labels"]["lgtm.aws/config-hash"]) for c in plan()["containers"])
+    after = dict((c["service"], c["labels"]["lgtm.aws/config-hash"]) for c in fast["containers"])
+    assert sorted(name for name in before if before[name] != after[name]) == ["alertmanager", "prometheus"]
+
+
+def test_zero_intervals_are_refused_with_the_users_names():
+    problems = "\n".join(docker_lgtm_problems({
+        "docker_lgtm_tenants": ["a"], "docker_lgtm_region": "eu-west-1",
+        "docker_lgtm_prometheus": {"scrape_interval": "0s", "evaluation_interval": "soon", "target_down_for": "0s"},
+        "docker_lgtm_alertmanager": {"group_wait": "0s", "group_interval": "0m", "repeat_interval": "4h"}}))
+    assert "docker_lgtm_prometheus.scrape_interval: must be longer than zero" in problems
+    assert "docker_lgtm_prometheus.evaluation_interval: must be a duration" in problems
+    assert "docker_lgtm_alertmanager.group_interval: must be longer than zero" in problems
+    assert "target_down_for" not in problems and "group_wait" not in problems and problems.count("\n") == 2
+    with pytest.raises(SpecError, match="alertmanager: unknown key group_wiat"):
+        plan({"alertmanager": {"group_wiat": "1s"}})
+
+
+@pytest.mark.skipif(not PROMTOOL, reason="promtool is not installed")
+@pytest.mark.parametrize("down_for", ["0s", "2s", "20m", "1h30m"])
+def test_rule_tests_follow_target_down_for(tmp_path, down_for):
+    """The promtool cases hold for any `for`: at once, seconds, and longer than their former 15-minute window."""
+    root = write(tmp_path, plan({"prometheus": {"target_down_for": down_for}}), "prometheus")
+    tests = yaml.safe_load((root / "tests" / "alerts.test.yml").read_text())
+    tests["rule_files"] = [str(root / "rules" / "alerts.yml")]
+    (root / "tests" / "alerts.test.yml").write_text(yaml.safe_dump(tests))
+    run = subprocess.run([PROMTOOL, "test", "rules", str(root / "tests" / "alerts.test.yml")], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
