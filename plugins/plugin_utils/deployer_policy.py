@@ -31,8 +31,11 @@ MANAGED_POLICIES = ("service-role/AmazonECSTaskExecutionRolePolicy",)
 
 # Statements no call of a run makes itself: AWS checks them inside another call (see the module docstring).
 IMPLICIT = {
+    "IdentityPassInstanceProfileRolesPrefixed": "checked by AWS inside iam:AddRoleToInstanceProfile",
+    "EcsTagServicesPrefixed": "checked by AWS inside ecs:CreateService with tags; called itself only when tags change",
     "EcsPassTaskRolesPrefixed": "checked by AWS inside ecs:RegisterTaskDefinition and ecs:CreateService/UpdateService",
     "EcsMountTargetNetworkInAccount": "checked by AWS inside elasticfilesystem:CreateMountTarget",
+    "EcsMountTargetNetworkAnyResource": "checked by AWS inside elasticfilesystem:CreateMountTarget",
     "EcsCloudMapNamespaceAnyResource": "checked by AWS inside servicediscovery:CreatePrivateDnsNamespace",
 }
 # Actions the modules call only when something differs from what the account holds (a setting changed, a tag was
@@ -165,6 +168,8 @@ def identity(ctx):
         _statement("IdentityInstanceProfilesPrefixed", [
             "iam:CreateInstanceProfile", "iam:GetInstanceProfile", "iam:AddRoleToInstanceProfile",
             "iam:RemoveRoleFromInstanceProfile"], [profiles]),
+        # AddRoleToInstanceProfile: AWS checks iam:PassRole on the role it adds.
+        _statement("IdentityPassInstanceProfileRolesPrefixed", ["iam:PassRole"], [_iam(ctx, "role/%s-alloy-*" % ctx["base"])]),
         _statement("IdentityManagedPoliciesPrefixed", ["iam:GetPolicy"], managed),
         _statement("IdentityOidcProviderInAccount", [
             "iam:CreateOpenIDConnectProvider", "iam:GetOpenIDConnectProvider", "iam:TagOpenIDConnectProvider",
@@ -190,16 +195,16 @@ def ecs(ctx):
     parameters = arn("ssm", "parameter/lgtm/%s/*" % base)
     elb = [arn("elasticloadbalancing", "loadbalancer/app/%s-*/*" % base[:24]),
            arn("elasticloadbalancing", "targetgroup/%s-*/*" % base[:24]),
-           arn("elasticloadbalancing", "listener/app/%s-*/*/*" % base[:24]),
-           arn("elasticloadbalancing", "listener-rule/app/%s-*/*/*/*" % base[:24])]
+           arn("elasticloadbalancing", "listener/app/%s-*/*/*" % base[:24])]
+    rules = [arn("elasticloadbalancing", "listener-rule/app/%s-*/*/*/*" % base[:24])]
     groups = arn("ec2", "security-group/*")
     vpcs = arn("ec2", "vpc/%s" % ctx["vpc_id"] if ctx["vpc_id"] else "vpc/*")
     file_systems = [arn("elasticfilesystem", "file-system/*"), arn("elasticfilesystem", "access-point/*")]
     statements = [
         _statement("EcsClusterPrefixed", ["ecs:CreateCluster", "ecs:DescribeClusters", "ecs:UpdateCluster", "ecs:TagResource",
                                           "ecs:UntagResource"], [cluster]),
-        _statement("EcsServicesPrefixed", ["ecs:CreateService", "ecs:DescribeServices", "ecs:UpdateService", "ecs:TagResource",
-                                           "ecs:UntagResource"], [services]),
+        _statement("EcsServicesPrefixed", ["ecs:CreateService", "ecs:DescribeServices", "ecs:UpdateService"], [services]),
+        _statement("EcsTagServicesPrefixed", ["ecs:TagResource", "ecs:UntagResource"], [services]),
         _statement("EcsTaskDefinitionsAnyResource", ["ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition"], "*"),
         _statement("EcsPassTaskRolesPrefixed", ["iam:PassRole"], [_iam(ctx, "role/%s-ecs-*" % base)]),
         _statement("EcsLogGroupsPrefixed", ["logs:CreateLogGroup", "logs:PutRetentionPolicy", "logs:ListTagsForResource",
@@ -220,14 +225,16 @@ def ecs(ctx):
             "elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:PutFileSystemPolicy",
             "elasticfilesystem:DescribeFileSystemPolicy", "elasticfilesystem:ListTagsForResource", "elasticfilesystem:TagResource",
             "elasticfilesystem:UntagResource"], file_systems),
-        _statement("EcsMountTargetNetworkInAccount", ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces",
-                                                      "ec2:DescribeSubnets"], "*"),
+        _statement("EcsMountTargetNetworkInAccount", ["ec2:CreateNetworkInterface"],
+                   [arn("ec2", "network-interface/*"), arn("ec2", "subnet/*"), groups]),
+        _statement("EcsMountTargetNetworkAnyResource", ["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], "*"),
         _statement("EcsLoadBalancerPrefixed", [
             "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
             "elasticloadbalancing:CreateRule", "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags",
             "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:ModifyTargetGroup",
             "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:ModifyListener",
-            "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets"], elb),
+            "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets"], elb),
+        _statement("EcsLoadBalancerRulesPrefixed", ["elasticloadbalancing:ModifyRule"], rules),
         _statement("EcsDescribeLoadBalancersAnyResource", [
             "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeLoadBalancerAttributes",
             "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags",
@@ -250,7 +257,7 @@ def ecs(ctx):
                                                "ssm:DeleteParameter", "ssm:DeleteParameters",
                                                "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
                                                "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteRule"],
-                       [cluster, services] + log_groups + [parameters] + elb),
+                       [cluster, services] + log_groups + [parameters] + elb + rules),
             _statement("EcsTeardownInAccount", ["ec2:DeleteSecurityGroup", "elasticfilesystem:DeleteFileSystem",
                                                 "elasticfilesystem:DeleteMountTarget", "elasticfilesystem:DeleteAccessPoint",
                                                 "servicediscovery:DeleteService", "servicediscovery:DeleteNamespace"],

@@ -49,7 +49,9 @@ def running_moto(log_dir, env):
         pytest.skip("needs moto_server (pip install 'moto[server]'); `make test` installs it")
     port = _free_port()
     with open(os.path.join(str(log_dir), "moto.log"), "w") as out:
-        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        # tests/moto_server.py: moto_server with its signature check fixed for IAM-enforced runs (test_iam_deployer.py).
+        proc = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "tests", "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(url + "/moto-api/")
