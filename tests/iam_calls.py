@@ -189,7 +189,17 @@ def _eks(action, params, region):
     return "eks:" + action, [_arn("eks", "cluster/" + match.group(1), region)]
 
 
-SERVICES = {"s3": _s3, "iam": _iam, "ec2": _ec2, "ecs": _ecs, "logs": _logs, "ssm": _ssm, "servicediscovery": _servicediscovery,
+def _kms(action, params, region):
+    if action in ("ListAliases", "ListKeys"):
+        return "kms:" + action, ["*"]
+    key = params["KeyId"]
+    if key.startswith("arn:") and ":key/" in key:
+        return "kms:" + action, [key]
+    # A key id or an alias: AWS judges the key it names, whose ARN the call does not carry.
+    return "kms:" + action, [_arn("kms", "key/" + (key if not key.startswith(("alias/", "arn:")) else "*"), region)]
+
+
+SERVICES = {"kms": _kms, "s3": _s3, "iam": _iam, "ec2": _ec2, "ecs": _ecs, "logs": _logs, "ssm": _ssm, "servicediscovery": _servicediscovery,
             "elasticfilesystem": _efs, "elasticloadbalancing": _elb, "route53": _route53, "eks": _eks}
 
 

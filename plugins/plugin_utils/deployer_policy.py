@@ -93,7 +93,7 @@ def _statement(sid, actions, resources):
 
 def _facts(facts):
     known = {"name_prefix", "environment", "region", "account_id", "partition", "capabilities", "components",
-             "bucket_names", "eks_cluster_name", "ecs_vpc_id", "teardown"}
+             "bucket_names", "eks_cluster_name", "ecs_vpc_id", "kms_key_id", "teardown"}
     unknown = sorted(set(facts) - known)
     if unknown:
         raise DeployerPolicyError("unknown deployer policy facts: %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(known))))
@@ -122,6 +122,7 @@ def _facts(facts):
         "base": base, "region": facts["region"], "account": account, "partition": partition,
         "capabilities": capabilities, "components": components, "bucket_names": facts.get("bucket_names") or {},
         "cluster": facts.get("eks_cluster_name") or "", "vpc_id": facts.get("ecs_vpc_id") or "",
+        "kms_key_id": str(facts.get("kms_key_id") or ""),
         "teardown": bool(facts.get("teardown")),
         # arn(service, resource) in this region and account; arn(service, resource, region="") for global services.
         "arn": lambda service, resource, region=None: "arn:%s:%s:%s:%s:%s" % (
@@ -143,6 +144,16 @@ def storage(ctx):
                "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:GetBucketOwnershipControls",
                "s3:PutBucketOwnershipControls"]
     statements = [_statement("StorageBucketsPrefixed", actions, buckets)]
+    key = ctx["kms_key_id"]
+    if key:
+        # amazon.aws.kms_key_info reads the key (storage_encryption aws:kms): by ARN when given one, else any key of
+        # the account (an alias or a key id names no ARN AWS could match before the call resolves it).
+        exact = key.startswith("arn:") and ":key/" in key
+        statements.append(_statement("StorageKmsKeyInAccount", [
+            "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListKeyPolicies", "kms:GetKeyRotationStatus", "kms:ListResourceTags",
+            "kms:ListGrants"], [key if exact else ctx["arn"]("kms", "key/*")]))
+        if "alias/" in key:
+            statements.append(_statement("StorageKmsAliasesAnyResource", ["kms:ListAliases"], "*"))
     if ctx["teardown"]:
         statements += [_statement("StorageTeardownBucketsPrefixed", ["s3:DeleteBucket", "s3:ListBucketVersions"], buckets),
                        _statement("StorageTeardownObjectsPrefixed", ["s3:DeleteObject", "s3:DeleteObjectVersion"],

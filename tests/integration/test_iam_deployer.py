@@ -33,6 +33,7 @@ from ansible_collections.lgtm.aws.plugins.plugin_utils import deployer_policy as
 
 pytestmark = pytest.mark.integration
 
+
 def _load_users():
     """scripts/local-aws-users (a script without .py) as a module."""
     loader = importlib.machinery.SourceFileLoader("local_aws_users", os.path.join(REPO_ROOT, "scripts", "local-aws-users"))
@@ -55,8 +56,6 @@ def account(tmp_path_factory):
         proxy.upstream_url = url
         yield proxy
         proxy.stop()
-
-
 
 
 @pytest.fixture

@@ -30,7 +30,12 @@ def eks_cluster(aws_client):
 
 
 @pytest.fixture
-def converge(run_playbook, tmp_path, eks_cluster):
+def converge(run_playbook, tmp_path, eks_cluster, as_deployer):
+    # The playbook runs as the deployer (its policy with teardown: the absent tests delete), moto enforcing IAM;
+    # aws_client reads back as the administrator.
+    as_deployer(name_prefix="itest", environment="dev", eks_cluster_name="lab", capabilities=["storage", "identity"], teardown=True,
+                kms_key_id="alias/observability")
+
     def run(*args, **extra):
         outputs = tmp_path / "outputs.json"
         result = run_playbook(PLAYBOOK, *args, extra_vars=dict({"outputs_file": str(outputs), "lgtm_output_dir": str(tmp_path / "out")}, **extra))

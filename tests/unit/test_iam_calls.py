@@ -47,7 +47,8 @@ def test_not_action_and_not_resource():
 @pytest.mark.parametrize("call, expected", [
     ({"service": "s3", "action": "HeadBucket", "params": {"_path": "/acme-prod-loki"}}, ("s3:ListBucket", ["arn:aws:s3:::acme-prod-loki"])),
     ({"service": "s3", "action": "GetBucketEncryption", "params": {"_path": "/b"}}, ("s3:GetEncryptionConfiguration", ["arn:aws:s3:::b"])),
-    ({"service": "iam", "action": "PutRolePolicy", "params": {"RoleName": "r", "PolicyName": "p"}}, ("iam:PutRolePolicy", ["arn:aws:iam::123456789012:role/r"])),
+    ({"service": "iam", "action": "PutRolePolicy", "params": {"RoleName": "r", "PolicyName": "p"}},
+     ("iam:PutRolePolicy", ["arn:aws:iam::123456789012:role/r"])),
     ({"service": "iam", "action": "CreateOpenIDConnectProvider", "params": {"Url": "https://oidc.eks.x.amazonaws.com/id/AB"}},
      ("iam:CreateOpenIDConnectProvider", ["arn:aws:iam::123456789012:oidc-provider/oidc.eks.x.amazonaws.com/id/AB"])),
     ({"service": "ec2", "action": "CreateSecurityGroup", "region": "eu-west-1", "params": {"GroupName": "g", "VpcId": "vpc-1"}},

@@ -90,3 +90,13 @@ def test_docs_publish_the_generators_policy_for_the_default_settings():
     published = json.loads(re.search(r"### The policy for the default settings.*?```json\n(.*?)\n```", text, re.S).group(1))
     assert published == deployer_policy({"name_prefix": "lgtm", "environment": "dev", "region": "eu-west-1",
                                          "account_id": "111122223333", "eks_cluster_name": "lgtm-dev"})
+
+
+def test_a_kms_key_adds_what_reading_it_needs():
+    assert "StorageKmsKeyInAccount" not in statements()
+    by_alias = statements(kms_key_id="alias/observability")
+    assert by_alias["StorageKmsKeyInAccount"]["Resource"] == ["arn:aws:kms:eu-west-1:111122223333:key/*"]
+    assert by_alias["StorageKmsAliasesAnyResource"]["Action"] == ["kms:ListAliases"]
+    arn = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    by_arn = statements(kms_key_id=arn)
+    assert by_arn["StorageKmsKeyInAccount"]["Resource"] == [arn] and "StorageKmsAliasesAnyResource" not in by_arn
