@@ -12,7 +12,9 @@ evaluated (``Condition`` raises unless ``ignore_conditions``): the deployer poli
 ``moto_view(policy)``: what moto_server 5.2 can enforce of ``policy`` (docs/security.md, "What moto checks"):
 moto names S3 actions after its own handlers (``s3:HeadBucket``, ``s3:GetBucketEncryption``, ...), so those are added;
 it passes the resource ``*`` for every service but S3 (bucket and object ARNs), IAM calls that name an existing role,
-and sts:AssumeRole, so a scoped Resource never matches there: those statements get ``*``.
+and sts:AssumeRole, so a scoped Resource never matches there: those statements get ``*``. moto judges a batch
+DeleteObjects as ``s3:DeleteObject`` on the bucket: a statement allowing ``s3:DeleteObject`` on ``<bucket>/*`` also
+allows that.
 """
 
 import fnmatch
@@ -69,6 +71,8 @@ def _s3(action, params, _region):
     path = urllib.parse.unquote(params["_path"]).lstrip("/")
     if not path:
         return S3_ACTIONS[action], ["*"]
+    if action == "DeleteObjects":  # AWS judges s3:DeleteObject on each key the batch names (not recorded): any key
+        return S3_ACTIONS[action], ["arn:aws:s3:::%s/*" % path.rstrip("/")]
     return S3_ACTIONS[action], ["arn:aws:s3:::%s" % path]
 
 
@@ -269,6 +273,11 @@ def moto_view(policy):
         if all(a.startswith("s3:") for a in actions):
             actions += [alias for a in actions for alias in MOTO_S3_ALIASES.get(a, [])]
             statements.append(dict(statement, Action=sorted(set(actions))))
+            if "s3:DeleteObject" in actions:
+                # moto judges DeleteObjects (a batch) as s3:DeleteObject on the bucket, AWS as s3:DeleteObject on each key.
+                buckets = sorted({r[:-2] for r in _as_list(statement["Resource"]) if r.endswith("/*")})
+                statements.append({"Sid": statement.get("Sid", "") + "MotoBatch", "Effect": "Allow", "Action": ["s3:DeleteObject"],
+                                   "Resource": buckets})
         else:
             statements.append(dict(statement, Resource="*"))
     return {"Version": policy.get("Version", "2012-10-17"), "Statement": statements}

@@ -83,3 +83,8 @@ def test_moto_view_keeps_s3_scoped_and_names_moto_s3_actions_and_widens_the_rest
     assert buckets["Resource"] == ["arn:aws:s3:::acme-prod-*"]
     assert {"s3:HeadBucket", "s3:ListObjectsV2", "s3:ListBucket"} <= set(buckets["Action"])
     assert roles["Resource"] == "*" and roles["Action"] == "iam:GetRole"
+
+
+def test_moto_view_allows_moto_batch_deletes_where_objects_may_be_deleted():
+    view = iam_calls.moto_view({"Statement": [{"Sid": "Objects", "Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": ["arn:aws:s3:::b/*"]}]})
+    assert view["Statement"][1] == {"Sid": "ObjectsMotoBatch", "Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": ["arn:aws:s3:::b"]}
