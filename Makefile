@@ -59,8 +59,10 @@ run: deps
 	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws start
 	@scripts/local-docker start
 	@scripts/local-docker images
-	$(BIN)/ansible-playbook playbooks/deployer_policy.yml -i $(INVENTORY) -e deployer_account_id=$(LOCAL_AWS_ACCOUNT)
-	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws users out/deployer-policy.json
+	@# The deployer's policy before the run (site.yml writes it again into out/, with the fixtures' VPC): the users' only.
+	$(BIN)/ansible-playbook playbooks/deployer_policy.yml -i $(INVENTORY) -e deployer_account_id=$(LOCAL_AWS_ACCOUNT) \
+		-e lgtm_output_dir=$(CURDIR)/.cache/local-aws/deployer-$(LOCAL_AWS_PORT)
+	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws users .cache/local-aws/deployer-$(LOCAL_AWS_PORT)/deployer-policy.json
 	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) \
 		-e lgtm_local_aws_admin_profile=lgtm-admin -e deployer_account_id=$(LOCAL_AWS_ACCOUNT) \
 		$(if $(FLEET_CONNECTION),-e lgtm_local_fleet_connection=$(FLEET_CONNECTION)) \
