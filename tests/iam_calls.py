@@ -258,9 +258,12 @@ def matching_statements(policy, action, resource):
     return [s.get("Sid") for s in _as_list(policy["Statement"]) if s["Effect"] == "Allow" and _applies(s, action, resource, True)]
 
 
-def foreign(resource, base, other="zzother-elsewhere"):
-    """``resource`` with this deployment's ``<name_prefix>-<environment>`` swapped for another deployment's."""
-    return resource.replace(base, other)
+def foreign(resource, prefix, environment):
+    """``resource`` as other deployments would name it: another prefix and environment, the same prefix with another
+    environment, and a longer prefix with the same environment (so ``<prefix>-*`` or ``<prefix>*`` is caught too)."""
+    base = "%s-%s" % (prefix, environment)
+    others = ("zzother-elsewhere", "%s-zzother" % prefix, "%szz-%s" % (prefix, environment))
+    return [resource.replace(base, other) for other in others]
 
 
 # -- moto ---------------------------------------------------------------------------------------------------------

@@ -88,3 +88,14 @@ def test_moto_view_keeps_s3_scoped_and_names_moto_s3_actions_and_widens_the_rest
 def test_moto_view_allows_moto_batch_deletes_where_objects_may_be_deleted():
     view = iam_calls.moto_view({"Statement": [{"Sid": "Objects", "Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": ["arn:aws:s3:::b/*"]}]})
     assert view["Statement"][1] == {"Sid": "ObjectsMotoBatch", "Effect": "Allow", "Action": ["s3:DeleteObject"], "Resource": ["arn:aws:s3:::b"]}
+
+
+def test_foreign_names_other_deployments_a_wider_pattern_would_match():
+    others = iam_calls.foreign("arn:aws:iam::1:role/acme-prod-loki-irsa", "acme", "prod")
+    assert others == ["arn:aws:iam::1:role/zzother-elsewhere-loki-irsa", "arn:aws:iam::1:role/acme-zzother-loki-irsa",
+                      "arn:aws:iam::1:role/acmezz-prod-loki-irsa"]
+    scoped = {"Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "arn:aws:iam::*:role/acme-prod-*"}]}
+    assert not any(iam_calls.allowed(scoped, "iam:GetRole", other) for other in others)
+    for wider in ("arn:aws:iam::*:role/acme-*", "arn:aws:iam::*:role/acme*", "arn:aws:iam::*:role/*"):
+        widened = {"Statement": [dict(scoped["Statement"][0], Resource=wider)]}
+        assert any(iam_calls.allowed(widened, "iam:GetRole", other) for other in others), wider
