@@ -9,6 +9,9 @@ does not know raise ``UnknownCall``, so a new call of the collection cannot go u
 Resource/NotResource: wildcards ``*`` and ``?``, actions case-insensitive, an explicit Deny wins. Conditions are NOT
 evaluated (``Condition`` raises unless ``ignore_conditions``): the deployer policy has none.
 
+``permissions(requests)`` and ``judge(policy, calls, ...)``: the checks that a policy is exact for a run's calls
+(tests/integration/test_aws_faults.py runs site.yml as the deployer and judges its policy with them).
+
 ``moto_view(policy)``: what moto_server 5.2 can enforce of ``policy`` (docs/security.md, "What moto checks"):
 moto names S3 actions after its own handlers (``s3:HeadBucket``, ``s3:GetBucketEncryption``, ...), so those are added;
 it passes the resource ``*`` for every service but S3 (bucket and object ARNs), IAM calls that name an existing role,
@@ -17,6 +20,7 @@ DeleteObjects as ``s3:DeleteObject`` on the bucket: a statement allowing ``s3:De
 allows that.
 """
 
+import copy
 import fnmatch
 import re
 import urllib.parse
@@ -264,6 +268,72 @@ def foreign(resource, prefix, environment):
     base = "%s-%s" % (prefix, environment)
     others = ("zzother-elsewhere", "%s-zzother" % prefix, "%szz-%s" % (prefix, environment))
     return [resource.replace(base, other) for other in others]
+
+
+def permissions(requests, skip_phases=()):
+    """(IAM action, resource) of every call in ``requests`` (tests/aws_proxy.py's) that needs a permission."""
+    pairs = []
+    for call in requests:
+        named = None if call["phase"] in skip_phases else iam_request(call)
+        if named:
+            pairs += [(named[0], resource) for resource in named[1]]
+    return pairs
+
+
+def judge(policy, calls, implicit, change_only, prefix, environment):
+    """Assert that ``policy`` is exact for ``calls`` (the (action, resource) pairs of ``permissions``): every call allowed;
+    every action made by a call unless its statement is in ``implicit`` (Sid -> reason) or the action in ``change_only``
+    (action -> reason); every resource used; removing any one action or resource denies a call; other deployments'
+    names (``foreign``) denied; ``*`` only in ``...AnyResource`` statements and only for calls that name no resource."""
+    base = "%s-%s" % (prefix, environment)
+
+    # (a) every call is allowed by the published policy, Action and Resource.
+    denied = sorted({(a, r) for a, r in calls if not allowed(policy, a, r)})
+    assert denied == [], "calls the deployer policy does not allow: %s" % denied
+
+    # (b) every action of the policy is made by a call, or is implicit or change-only with a reason.
+    implicit_actions = {a for s in policy["Statement"] if s["Sid"] in implicit for a in s["Action"]}
+    made = {a for a, _r in calls}
+    unused = sorted({a for s in policy["Statement"] for a in s["Action"]} - made - implicit_actions - set(change_only))
+    assert unused == [], "actions no call of the run makes (widened?): %s" % unused
+    assert not made & set(change_only), "made by the run, so not change-only: %s" % sorted(made & set(change_only))
+
+    # (c) every resource of every statement is used by a call of one of its actions (implicit and change-only aside).
+    for statement in policy["Statement"]:
+        if statement["Sid"] in implicit or set(statement["Action"]) <= set(change_only):
+            continue
+        for resource in _as_list(statement["Resource"]):
+            one = {"Version": "2012-10-17", "Statement": [dict(statement, Resource=resource)]}
+            assert any(allowed(one, a, r) for a, r in calls), "%s: no call uses %s" % (statement["Sid"], resource)
+
+    # Narrowed by one action or one resource: some call is denied.
+    for index, statement in enumerate(policy["Statement"]):
+        if statement["Sid"] in implicit or set(statement["Action"]) <= set(change_only):
+            continue
+        for action in statement["Action"]:
+            if action in change_only:
+                continue
+            narrowed = copy.deepcopy(policy)
+            narrowed["Statement"][index]["Action"].remove(action)
+            assert any(not allowed(narrowed, a, r) for a, r in calls if a == action), "%s: %s is not needed" % (statement["Sid"], action)
+        resources = _as_list(statement["Resource"])
+        for resource in resources:
+            narrowed = copy.deepcopy(policy)
+            narrowed["Statement"][index]["Resource"] = [r for r in resources if r != resource] or ["arn:aws:s3:::nothing"]
+            assert any(not allowed(narrowed, a, r) for a, r in calls), "%s: %s is not needed" % (statement["Sid"], resource)
+
+    # Widened: the same calls against another deployment's names are denied; "*" only where no resource is named.
+    for action, resource in calls:
+        if base in resource:
+            for other in foreign(resource, prefix, environment):
+                assert not allowed(policy, action, other), (action, resource, other)
+    for statement in policy["Statement"]:
+        if statement["Resource"] == "*":
+            assert statement["Sid"].endswith("AnyResource"), statement["Sid"]
+            named = sorted({(a, r) for a, r in calls if a in statement["Action"] and r != "*"})
+            assert named == [], "%s: these calls name a resource, so the action can be scoped: %s" % (statement["Sid"], named)
+        else:
+            assert not statement["Sid"].endswith("AnyResource"), statement["Sid"]
 
 
 # -- moto ---------------------------------------------------------------------------------------------------------

@@ -99,3 +99,24 @@ def test_foreign_names_other_deployments_a_wider_pattern_would_match():
     for wider in ("arn:aws:iam::*:role/acme-*", "arn:aws:iam::*:role/acme*", "arn:aws:iam::*:role/*"):
         widened = {"Statement": [dict(scoped["Statement"][0], Resource=wider)]}
         assert any(iam_calls.allowed(widened, "iam:GetRole", other) for other in others), wider
+
+
+def test_judge_accepts_an_exact_policy_and_names_what_is_wider_or_narrower():
+    calls = [("s3:ListBucket", "arn:aws:s3:::acme-prod-loki"), ("ec2:DescribeVpcs", "*")]
+    exact = {"Statement": [
+        {"Sid": "BucketsPrefixed", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": ["arn:aws:s3:::acme-prod-loki"]},
+        {"Sid": "DescribeAnyResource", "Effect": "Allow", "Action": ["ec2:DescribeVpcs"], "Resource": "*"}]}
+    iam_calls.judge(exact, calls, {}, {}, "acme", "prod")
+
+    def fails(change, message):
+        policy = {"Statement": [dict(s) for s in exact["Statement"]]}
+        change(policy["Statement"])
+        with pytest.raises(AssertionError, match=message):
+            iam_calls.judge(policy, calls, {}, {}, "acme", "prod")
+
+    fails(lambda st: st[0].update(Action=["s3:ListBucket", "s3:PutBucketPolicy"]), "actions no call of the run makes")
+    fails(lambda st: st[0].update(Resource=["arn:aws:s3:::acme-prod-loki", "arn:aws:s3:::acme-prod-more"]), "no call uses")
+    fails(lambda st: st[0].update(Resource=["arn:aws:s3:::acme-*"]), "acme-zzother-loki")
+    fails(lambda st: st[0].update(Action=["s3:GetBucketPolicy"]), "does not allow")
+    fails(lambda st: st[0].update(Resource="*"), "AnyResource|does not allow|zzother")
+    fails(lambda st: st[1].update(Sid="DescribePrefixed"), "DescribePrefixed")
