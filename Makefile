@@ -16,8 +16,12 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 EKS_CHART_SETS ?=
 # The local AWS for `make run`; tests start their own on free ports.
 LOCAL_AWS_PORT ?= 5000
-LOCAL_AWS_ENV := AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing \
-	AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing AWS_DEFAULT_REGION=ap-northeast-2 AWS_REGION=ap-northeast-2
+# site.yml runs as the deployer (IAM enforced: scripts/local-aws users, docs/security.md); the local fixtures play as
+# the administrator. Both users' keys are profiles of the credentials file; no other AWS credentials apply.
+LOCAL_AWS_ACCOUNT := 123456789012
+LOCAL_AWS_ENV := env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN \
+	AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_SHARED_CREDENTIALS_FILE=$(CURDIR)/.cache/local-aws/credentials-$(LOCAL_AWS_PORT) \
+	AWS_CONFIG_FILE=/dev/null AWS_PROFILE=lgtm-deployer AWS_DEFAULT_REGION=ap-northeast-2 AWS_REGION=ap-northeast-2
 
 .PHONY: help deps system-deps venv link run stop test lint sanity unit integration molecule build clean
 
@@ -55,7 +59,12 @@ run: deps
 	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws start
 	@scripts/local-docker start
 	@scripts/local-docker images
+	@# The deployer's policy before the run (site.yml writes it again into out/, with the fixtures' VPC): the users' only.
+	$(BIN)/ansible-playbook playbooks/deployer_policy.yml -i $(INVENTORY) -e deployer_account_id=$(LOCAL_AWS_ACCOUNT) \
+		-e lgtm_output_dir=$(CURDIR)/.cache/local-aws/deployer-$(LOCAL_AWS_PORT)
+	@LOCAL_AWS_PORT=$(LOCAL_AWS_PORT) scripts/local-aws users .cache/local-aws/deployer-$(LOCAL_AWS_PORT)/deployer-policy.json
 	$(LOCAL_AWS_ENV) $(BIN)/ansible-playbook site.yml -i $(INVENTORY) \
+		-e lgtm_local_aws_admin_profile=lgtm-admin -e deployer_account_id=$(LOCAL_AWS_ACCOUNT) \
 		$(if $(FLEET_CONNECTION),-e lgtm_local_fleet_connection=$(FLEET_CONNECTION)) \
 		$(if $(EKS_CHART_SETS),-e '{"eks_lgtm_export_chart_sets": $(EKS_CHART_SETS)}') $(ARGS)
 	@scripts/local-docker smtp-sink start

@@ -67,6 +67,22 @@ DEFAULTS = {"seed": 16, "throttle": 0.0, "error": 0.0, "plain_503": 0.0, "slow":
             "kill_pgid": None, "kill_phase": None, "kill_action": None, "kill_at": 0, "kill_when": "answer", "kill_task": None, "kill_delay": 0.0}
 
 
+def region_of(handler):
+    scope = re.search(r"Credential=[^/]*/[^/]*/([^/]+)/", handler.headers.get("Authorization", ""))
+    return scope.group(1) if scope else ""
+
+
+def compact(params, limit=400):
+    """The call's parameters with long values (documents, templates, bodies) cut: enough to name the resource."""
+    if isinstance(params, dict):
+        return {key: compact(value, limit) for key, value in params.items()}
+    if isinstance(params, list):
+        return [compact(value, limit) for value in params[:50]]
+    if isinstance(params, str) and len(params) > limit:
+        return params[:limit]
+    return params
+
+
 def is_read(action):
     return action.startswith(READ_PREFIXES) or action in NOT_MUTATING
 
@@ -121,6 +137,7 @@ class Stats:
         self.faults = collections.Counter()  # (kind, service, action) -> faults answered instead
         self.mutations = []  # (phase, task, service, action) in order, for failure messages
         self.killed = None  # where the run was killed: {"phase", "task", "service", "action", "when"}
+        self.requests = []  # every call that reached the local AWS: what tests/iam_calls.py needs to name its resource
         self.phase, self.task, self.module = "-", "-", "-"
 
     def snapshot(self):
@@ -129,7 +146,7 @@ class Stats:
             faults = [{"kind": k, "service": s, "action": a, "count": n} for (k, s, a), n in sorted(self.faults.items())]
             return {"calls": calls, "faults": faults,
                     "mutations": [{"phase": p, "task": t, "service": s, "action": a} for p, t, s, a in self.mutations],
-                    "killed": self.killed}
+                    "killed": self.killed, "requests": list(self.requests)}
 
 
 class Proxy:
@@ -190,7 +207,11 @@ class Proxy:
         target = handler.headers.get("X-Amz-Target")
         content_type = handler.headers.get("Content-Type", "")
         if target:
-            return service, target.rpartition(".")[2], "json", {}
+            try:
+                document = json.loads(body or b"{}")
+            except ValueError:
+                document = {}
+            return service, target.rpartition(".")[2], "json", document if isinstance(document, dict) else {}
         cbor = re.match(r"^/service/[^/]+/operation/([^/]+)$", split.path)
         if cbor:
             return service, cbor.group(1), "cbor", {}
@@ -201,7 +222,8 @@ class Proxy:
             if "Action" in form:
                 return service, form["Action"], "ec2" if service == "ec2" else "query", form
         protocol = "rest-xml" if service in ("s3", "route53", "cloudfront") else "rest-json"
-        return service, self.matcher.action(service, handler.command, split.path, query, {k.lower() for k in handler.headers}), protocol, {}
+        action = self.matcher.action(service, handler.command, split.path, query, {k.lower() for k in handler.headers})
+        return service, action, protocol, {"_method": handler.command, "_path": split.path, "_query": query, "_host": handler.headers.get("Host", "")}
 
     # -- faults -----------------------------------------------------------------------------------------------
     def choose_fault(self, handler, service, action, params):
@@ -284,6 +306,8 @@ class Proxy:
                 if fault:
                     self.stats.faults[(fault, service, action)] += 1
                 self.stats.calls[(self.stats.phase, service, action)] += 1
+                self.stats.requests.append({"phase": self.stats.phase, "task": self.stats.task, "service": service, "action": action,
+                                            "region": region_of(handler), "params": compact(params)})
                 kill = None
                 if not is_read(action):
                     self.stats.mutations.append((self.stats.phase, self.stats.task, service, action))

@@ -6,7 +6,10 @@ as a user would run them: ``ansible-playbook`` in a subprocess, reaching the
 local AWS over HTTP through ``AWS_ENDPOINT_URL``.
 """
 
+import configparser
 import contextlib
+import importlib.machinery
+import importlib.util
 import json
 import os
 import shutil
@@ -49,7 +52,9 @@ def running_moto(log_dir, env):
         pytest.skip("needs moto_server (pip install 'moto[server]'); `make test` installs it")
     port = _free_port()
     with open(os.path.join(str(log_dir), "moto.log"), "w") as out:
-        proc = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env)
+        # tests/moto_server.py: moto_server with its signature check fixed for IAM-enforced runs (test_iam_deployer.py).
+        proc = subprocess.Popen([sys.executable, os.path.join(REPO_ROOT, "tests", "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_for(url + "/moto-api/")
@@ -66,9 +71,22 @@ def moto_endpoint(tmp_path_factory):
         yield url
 
 
+def _local_aws_users():
+    """scripts/local-aws-users (a script without .py) as a module: the IAM-enforced users of the local AWS."""
+    loader = importlib.machinery.SourceFileLoader("local_aws_users", os.path.join(REPO_ROOT, "scripts", "local-aws-users"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name, loader))
+    loader.exec_module(module)
+    return module
+
+
+LOCAL_AWS_USERS = _local_aws_users()
+AWS_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
 @pytest.fixture
 def moto_reset(moto_endpoint):
-    """Give a test an empty AWS account."""
+    """Give a test an empty AWS account (and IAM not enforced: an earlier test's as_deployer may have turned it on)."""
+    LOCAL_AWS_USERS.set_enforcement(moto_endpoint, False)
     req = urllib.request.Request(moto_endpoint + "/moto-api/reset", method="POST")
     urllib.request.urlopen(req, timeout=10)
     return moto_endpoint
@@ -93,16 +111,33 @@ def aws_env(moto_reset):
 
 
 @pytest.fixture
+def as_deployer(aws_env, tmp_path):
+    """``as_deployer(**facts)``: from then on the test's playbooks run as the deployer, an IAM user holding only
+    ``lgtm.aws.deployer_policy(facts)``, with moto enforcing IAM (scripts/local-aws-users, docs/security.md);
+    ``aws_client`` (the test's assertions) uses the administrator. Returns the policy."""
+    from ansible_collections.lgtm.aws.plugins.plugin_utils.deployer_policy import deployer_policy  # pylint: disable=import-outside-toplevel
+
+    def enable(**facts):
+        policy = deployer_policy(dict({"region": REGION, "account_id": "123456789012"}, **facts))
+        credentials = str(tmp_path / "aws-credentials")
+        LOCAL_AWS_USERS.bootstrap(aws_env["AWS_ENDPOINT_URL"], policy, credentials)
+        for key in AWS_KEYS:
+            aws_env.pop(key, None)
+        aws_env.update(AWS_SHARED_CREDENTIALS_FILE=credentials, AWS_CONFIG_FILE=os.devnull, AWS_PROFILE="lgtm-deployer")
+        return policy
+
+    return enable
+
+
+@pytest.fixture
 def aws_client(aws_env):
     def factory(service, region=REGION):
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=aws_env["AWS_ENDPOINT_URL"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            aws_session_token="testing",
-        )
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
+        if aws_env.get("AWS_PROFILE") == "lgtm-deployer":  # as_deployer: assertions as the administrator
+            saved = configparser.ConfigParser()
+            saved.read(aws_env["AWS_SHARED_CREDENTIALS_FILE"])
+            keys = dict(saved["lgtm-admin"])
+        return boto3.client(service, region_name=region, endpoint_url=aws_env["AWS_ENDPOINT_URL"], **keys)
 
     return factory
 
