@@ -6,7 +6,7 @@
 Built from the facts the roles name their resources with (``<name_prefix>-<environment>`` for buckets, roles,
 instance profiles, ECS, ELB and log groups; ``/lgtm/<base>/`` for SSM; the EKS cluster; the region and account).
 Each capability is one function in ``CAPABILITIES`` returning its statements; add a capability (or a statement to
-one) there. Every statement's Sid ends in how it is scoped:
+one) there. The run lock's statement (``run_lock_name``) comes with every capability: each run takes the lock. Every statement's Sid ends in how it is scoped:
 
 - ``...Prefixed``: each Resource names this deployment's prefix (``<name_prefix>-<environment>``) or its exact names;
 - ``...InAccount``: the resource's ARN holds an id AWS makes (security group, file system, Cloud Map service,
@@ -93,7 +93,7 @@ def _statement(sid, actions, resources):
 
 def _facts(facts):
     known = {"name_prefix", "environment", "region", "account_id", "partition", "capabilities", "components",
-             "bucket_names", "eks_cluster_name", "ecs_vpc_id", "kms_key_id", "teardown"}
+             "bucket_names", "eks_cluster_name", "ecs_vpc_id", "kms_key_id", "teardown", "run_lock_name"}
     unknown = sorted(set(facts) - known)
     if unknown:
         raise DeployerPolicyError("unknown deployer policy facts: %s; allowed: %s" % (", ".join(unknown), ", ".join(sorted(known))))
@@ -112,6 +112,10 @@ def _facts(facts):
         problems.append("account_id must be the 12-digit account id, or empty for any account (got %r)" % account)
     if ("identity" in (capabilities or []) or "eks" in (capabilities or [])) and not facts.get("eks_cluster_name"):
         problems.append("eks_cluster_name is needed by the identity (IRSA) and eks capabilities (lgtm_eks_cluster_name)")
+    lock = facts.get("run_lock_name") or ""
+    if lock and (not isinstance(lock, str) or not lock.startswith("/") or "*" in lock):
+        problems.append("run_lock_name must be an SSM parameter path starting with / (lgtm_run_lock_name), or empty "
+                        "without a run lock (got %r)" % lock)
     if not isinstance(facts.get("bucket_names") or {}, dict):
         problems.append("bucket_names must be a mapping of bucket key to name (storage_bucket_names)")
     if problems:
@@ -124,6 +128,7 @@ def _facts(facts):
         "cluster": facts.get("eks_cluster_name") or "", "vpc_id": facts.get("ecs_vpc_id") or "",
         "kms_key_id": str(facts.get("kms_key_id") or ""),
         "teardown": bool(facts.get("teardown")),
+        "run_lock_name": lock,
         # arn(service, resource) in this region and account; arn(service, resource, region="") for global services.
         "arn": lambda service, resource, region=None: "arn:%s:%s:%s:%s:%s" % (
             partition, service, facts["region"] if region is None else region, account, resource),
@@ -284,16 +289,23 @@ def eks(ctx):
 CAPABILITIES = {"storage": storage, "identity": identity, "ecs": ecs, "eks": eks}
 
 
+def run_lock(ctx):
+    """site.yml's run lock (lgtm.aws.run_lock): one SSM parameter, taken, read and released by every run."""
+    if not ctx["run_lock_name"]:
+        return []
+    return [_statement("RunLockPrefixed", ["ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"],
+                       [ctx["arn"]("ssm", "parameter" + ctx["run_lock_name"])])]
+
+
 def deployer_policy(facts):
     """The deployer's IAM policy document (a dict) for ``facts`` (see ``_facts``), statements in capability order.
 
     Two statements with the same Sid (the identity and eks capabilities both read the cluster) are merged."""
     ctx = _facts(dict(facts))
     merged = {}
-    for capability in CAPABILITY_NAMES:
-        if capability not in ctx["capabilities"]:
-            continue
-        for statement in CAPABILITIES[capability](ctx):
+    chosen = [CAPABILITIES[capability] for capability in CAPABILITY_NAMES if capability in ctx["capabilities"]]
+    for build in chosen + [run_lock]:
+        for statement in build(ctx):
             key = (tuple(statement["Action"]), repr(statement["Resource"]))
             if key in merged:
                 continue

@@ -89,7 +89,18 @@ def test_docs_publish_the_generators_policy_for_the_default_settings():
         text = handle.read()
     published = json.loads(re.search(r"### The policy for the default settings.*?```json\n(.*?)\n```", text, re.S).group(1))
     assert published == deployer_policy({"name_prefix": "lgtm", "environment": "dev", "region": "eu-west-1",
-                                         "account_id": "111122223333", "eks_cluster_name": "lgtm-dev"})
+                                         "account_id": "111122223333", "eks_cluster_name": "lgtm-dev",
+                                         "run_lock_name": "/lgtm/lgtm-dev/run-lock"})
+
+
+def test_the_run_lock_is_one_parameter_whatever_the_capabilities():
+    for capabilities in (["storage"], ["ecs", "eks"]):
+        lock = statements(capabilities=capabilities, run_lock_name="/lgtm/lgtm-dev/run-lock")["RunLockPrefixed"]
+        assert lock["Action"] == ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:PutParameter"]
+        assert lock["Resource"] == ["arn:aws:ssm:eu-west-1:111122223333:parameter/lgtm/lgtm-dev/run-lock"]
+    assert "RunLockPrefixed" not in statements()
+    with pytest.raises(AnsibleFilterError, match="run_lock_name must be an SSM parameter path"):
+        deployer_policy({"name_prefix": "lgtm", "environment": "dev", "region": "eu-west-1", "run_lock_name": "run-*"})
 
 
 def test_a_kms_key_adds_what_reading_it_needs():
