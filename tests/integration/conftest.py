@@ -64,6 +64,21 @@ def running_moto(log_dir, env):
         proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def proxied_moto(log_dir):
+    """A local AWS (with the AWS managed policies) behind tests/aws_proxy.py for the ``with`` block: the proxy,
+    with the local AWS's own URL as ``upstream_url``."""
+    from aws_proxy import Proxy  # pylint: disable=import-outside-toplevel  # tests/aws_proxy.py
+
+    with running_moto(log_dir, dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")) as url:
+        server = Proxy(url).start()
+        server.upstream_url = url
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint(tmp_path_factory):
     # AWS managed policies (e.g. AmazonECSTaskExecutionRolePolicy) exist in moto only when asked for.
@@ -118,7 +133,9 @@ def as_deployer(aws_env, tmp_path):
     from ansible_collections.lgtm.aws.plugins.plugin_utils.deployer_policy import deployer_policy  # pylint: disable=import-outside-toplevel
 
     def enable(**facts):
-        policy = deployer_policy(dict({"region": REGION, "account_id": "123456789012"}, **facts))
+        # site.yml's run lock (lgtm_run_lock_name's default) unless the facts say otherwise.
+        lock = {"run_lock_name": "/lgtm/%s-%s/run-lock" % (facts.get("name_prefix"), facts.get("environment"))}
+        policy = deployer_policy(dict({"region": REGION, "account_id": "123456789012"}, **dict(lock, **facts)))
         credentials = str(tmp_path / "aws-credentials")
         LOCAL_AWS_USERS.bootstrap(aws_env["AWS_ENDPOINT_URL"], policy, credentials)
         for key in AWS_KEYS:

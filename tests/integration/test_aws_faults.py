@@ -12,10 +12,10 @@ import urllib.request
 
 import pytest
 
-from conftest import BIN_DIR, LOCAL_AWS_USERS, REGION, REPO_ROOT, PlaybookResult, running_moto
+from conftest import BIN_DIR, LOCAL_AWS_USERS, REGION, REPO_ROOT, PlaybookResult, proxied_moto
 
 import iam_calls  # tests/iam_calls.py
-from aws_proxy import Proxy, summarize  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
+from aws_proxy import summarize  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
 
 from ansible_collections.lgtm.aws.plugins.plugin_utils import deployer_policy as generator
 
@@ -34,17 +34,14 @@ FAULTS = {"throttle": 0.2, "error": 0.02, "plain_503": 0.02, "slow": 0.02, "slow
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
-    """One local AWS (with the managed policies) behind one proxy for this file."""
-    with running_moto(tmp_path_factory.mktemp("moto-faults"), dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")) as url:
-        server = Proxy(url).start()
-        server.upstream_url = url
+    """One local AWS behind one proxy for this file."""
+    with proxied_moto(tmp_path_factory.mktemp("moto-faults")) as server:
         yield server
-        server.stop()
 
 
 # The deployer's policy for inventories/local (lgtm.aws.deployer_policy; the VPC as any: the fixtures make it).
 FACTS = {"name_prefix": "aws-rag", "environment": "local", "region": REGION, "account_id": iam_calls.ACCOUNT,
-         "components": ["loki", "mimir", "tempo"], "eks_cluster_name": "aws-rag-local"}
+         "components": ["loki", "mimir", "tempo"], "eks_cluster_name": "aws-rag-local", "run_lock_name": "/lgtm/aws-rag-local/run-lock"}
 
 
 @pytest.fixture

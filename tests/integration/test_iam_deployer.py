@@ -66,7 +66,8 @@ def deploy(account, tmp_path, monkeypatch):
 def _policy():
     """The generator's policy for inventories/local (the VPC as any: the fixtures make it during the run)."""
     return generator.deployer_policy({"name_prefix": "aws-rag", "environment": "local", "region": REGION, "account_id": iam_calls.ACCOUNT,
-                                      "components": ["loki", "mimir", "tempo"], "eks_cluster_name": "aws-rag-local"})
+                                      "components": ["loki", "mimir", "tempo"], "eks_cluster_name": "aws-rag-local",
+                                      "run_lock_name": "/lgtm/aws-rag-local/run-lock"})
 
 
 def _explain(result):

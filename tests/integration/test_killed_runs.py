@@ -22,9 +22,9 @@ import urllib.request
 import boto3
 import pytest
 
-from conftest import BIN_DIR, REGION, REPO_ROOT, PlaybookResult, running_moto
+from conftest import BIN_DIR, REGION, REPO_ROOT, PlaybookResult, proxied_moto
 
-from aws_proxy import Proxy, summarize  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
+from aws_proxy import summarize  # tests/aws_proxy.py (tests/ is on the path: tests/conftest.py)
 
 pytestmark = pytest.mark.integration
 
@@ -68,11 +68,9 @@ def kill_points(seed=SEED):
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
-    with running_moto(tmp_path_factory.mktemp("moto-kills"), dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")) as url:
-        server = Proxy(url).start()
-        server.upstream_url = url
+    """One local AWS behind one proxy for this file."""
+    with proxied_moto(tmp_path_factory.mktemp("moto-kills")) as server:
         yield server
-        server.stop()
 
 
 @pytest.fixture

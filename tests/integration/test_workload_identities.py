@@ -8,7 +8,7 @@ for the roles AWS services assume), IAM enforcement is switched on, and only tho
 
 Who judges what (docs/security.md, "Workload identities"):
 - moto judges every call below: the action, and the resource for S3 (bucket and key ARNs) and, through
-  tests/moto_resources.py, for SSM parameter and Secrets Manager secret reads. Every other service is judged on the
+  tests/moto_server.py, for SSM parameter and Secrets Manager secret reads. Every other service is judged on the
   action alone (its resource is ``*``), which is all the documents of those workloads scope (``Resource: *``).
 - moto cannot judge conditions, trust policies, the S3 TLS-only bucket policy or EFS mounts: those checks here read
   the documents AS DEPLOYED and judge them with tests/iam_eval.py (named ``evaluated_`` below); the same documents,
@@ -18,9 +18,7 @@ Who judges what (docs/security.md, "Workload identities"):
 import base64
 import json
 import os
-import shutil
 import subprocess
-import sys
 import time
 import urllib.request
 from types import SimpleNamespace
@@ -31,7 +29,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from conftest import BIN_DIR, REGION, REPO_ROOT, PlaybookResult, _free_port, _wait_for
+from conftest import BIN_DIR, REGION, REPO_ROOT, PlaybookResult, running_moto
 
 from iam_eval import ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, assume_role, evaluate, web_identity_request
 
@@ -39,7 +37,6 @@ pytestmark = pytest.mark.integration
 
 SITE = os.path.join(REPO_ROOT, "site.yml")
 INVENTORY = os.path.join(REPO_ROOT, "inventories", "local")
-LAUNCHER = os.path.join(REPO_ROOT, "tests", "moto_resources.py")
 PREFIX = "aws-rag-local"  # inventories/local: lgtm_name_prefix aws-rag, lgtm_environment local
 OTHER = "other-local"  # another deployment's prefix in the same account
 CW_READERS = {"cloudwatch_exporter": "ecs-cloudwatch-exporter", "grafana": "ecs-grafana", "alloy_collector": "alloy-collector"}
@@ -157,16 +154,8 @@ def _documents(admin, role_arn):
 @pytest.fixture(scope="module")
 def account(tmp_path_factory):
     """The converged platform in a local AWS that enforces IAM, and each workload's credentials."""
-    if not shutil.which("moto_server", path=BIN_DIR) and not shutil.which("moto_server"):
-        pytest.skip("needs moto_server (pip install 'moto[server]'); `make test` installs it")
     log_dir = tmp_path_factory.mktemp("workload-identities")
-    port = _free_port()
-    env = dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")
-    with open(log_dir / "moto.log", "w") as log:
-        proc = subprocess.Popen([sys.executable, LAUNCHER, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    endpoint = "http://127.0.0.1:%d" % port
-    try:
-        _wait_for(endpoint + "/moto-api/")
+    with running_moto(log_dir, dict(os.environ, MOTO_IAM_LOAD_MANAGED_POLICIES="true")) as endpoint:
         outputs = _converge(endpoint, log_dir / "out")
 
         def admin(service):
@@ -198,9 +187,6 @@ def account(tmp_path_factory):
 
         yield SimpleNamespace(client=client, outputs=outputs, prepared=prepared, documents=documents, tokens=tokens,
                               role_arns=service_roles, oidc=oidc, endpoint=endpoint)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def _session(role_arn, name):
@@ -313,7 +299,7 @@ def test_evaluated_buckets_refuse_plain_http_even_to_their_component(account, co
 # -- ECS -------------------------------------------------------------------------------------------------------
 
 def test_execution_role_reads_exactly_its_parameters_and_secrets(account):
-    """moto-enforced (resources through tests/moto_resources.py): every secret and parameter the task definitions
+    """moto-enforced (resources through tests/moto_server.py): every secret and parameter the task definitions
     inject is read as the ECS agent reads it; another deployment's parameter and secret, and every write, are refused.
     The AWS managed AmazonECSTaskExecutionRolePolicy lets it write the tasks' awslogs streams (and pull from ECR)."""
     ssm, secrets = account.client("ecs_task_execution", "ssm"), account.client("ecs_task_execution", "secretsmanager")
