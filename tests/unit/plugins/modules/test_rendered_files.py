@@ -81,7 +81,7 @@ def test_sensitive_files_never_show_in_the_output_and_kept_files_are_written_onc
     assert stat.S_IMODE(os.stat(out / "secrets").st_mode) == 0o700
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o750
     # A kept file is not replaced by another generated value; a changed sensitive file is, without showing it.
-    again = dict(args, sensitive_files={"secrets/admin": {"content": "other", "mode": "0400"}, "keycloak/realm.json": "{new}"})
+    again = {**args, "sensitive_files": {"secrets/admin": {"content": "other", "mode": "0400"}, "keycloak/realm.json": "{new}"}}
     second = run(capsys, **again)
     assert second["written"] == ["keycloak/realm.json"] and (out / "secrets" / "admin").read_text() == secret
     assert second["diff"][0]["after"] == rendered_files.HIDDEN and secret not in json.dumps(second)

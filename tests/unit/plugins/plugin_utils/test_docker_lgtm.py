@@ -449,8 +449,8 @@ def test_ingest_host_forwards_only_push_paths_for_the_stacks_tenants_and_tells_a
     assert ingest["mimir_remote_write_url"] == "https://ingest.obs.example.com:8443/api/v1/push"
     assert ingest["tempo_otlp_grpc_endpoint"] == "ingest.obs.example.com:8443" and ingest["tenants"] == tenants
     assert ingest["basic_auth_users"] == ["agent"] and result["ingest_ca"].endswith("/root.crt")
-    assert container(result, "proxy")["published_ports"] == ["127.0.0.1:8080:80", "127.0.0.1:8443:443", "10.88.0.1:8080:80",
-                                                              "10.88.0.1:8443:443"]
+    assert container(result, "proxy")["published_ports"] == [
+        "127.0.0.1:8080:80", "127.0.0.1:8443:443", "10.88.0.1:8080:80", "10.88.0.1:8443:443"]
     # Switched off: no ingest host, nothing for agents.
     off = plan({"proxy": {"ingest": False}})
     assert "ingest." not in files_of(off)["proxy/Caddyfile"] and off["ingest"] is None
