@@ -208,7 +208,7 @@ def ecs(ctx):
     cluster = arn("ecs", "cluster/%s-monitoring" % base)
     services = arn("ecs", "service/%s-monitoring/%s-*" % (base, base))
     log_groups = [arn("logs", "log-group:/ecs/%s/*" % base)]
-    parameters = arn("ssm", "parameter/lgtm/%s/*" % base)
+    parameters = arn("ssm", "parameter/lgtm/%s/ecs-monitoring/*" % base)  # ecs_aws names(): parameter_path
     elb = [arn("elasticloadbalancing", "loadbalancer/app/%s-*/*" % base[:24]),
            arn("elasticloadbalancing", "targetgroup/%s-*/*" % base[:24]),
            arn("elasticloadbalancing", "listener/app/%s-*/*/*" % base[:24])]

@@ -41,7 +41,7 @@ def test_names_region_account_and_vpc_come_from_the_facts():
     assert found["IdentityRolesPrefixed"]["Resource"] == ["arn:aws:iam::111122223333:role/acme-prod-*"]
     assert found["IdentityOidcProviderInAccount"]["Resource"] == ["arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/*"]
     assert found["IdentityClusterIssuerPrefixed"]["Resource"] == ["arn:aws:eks:eu-west-1:111122223333:cluster/acme-prod"]
-    assert found["EcsParametersPrefixed"]["Resource"] == ["arn:aws:ssm:eu-west-1:111122223333:parameter/lgtm/acme-prod/*"]
+    assert found["EcsParametersPrefixed"]["Resource"] == ["arn:aws:ssm:eu-west-1:111122223333:parameter/lgtm/acme-prod/ecs-monitoring/*"]
     assert found["EcsLogGroupsPrefixed"]["Resource"] == ["arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/acme-prod/*"]
     assert found["EcsSecurityGroupVpcInAccount"]["Resource"] == ["arn:aws:ec2:eu-west-1:111122223333:vpc/vpc-0abc"]
     assert statements(account_id="", partition="aws-cn")["IdentityRolesPrefixed"]["Resource"] == ["arn:aws-cn:iam::*:role/acme-prod-*"]
