@@ -194,7 +194,8 @@ class PlaybookResult:
 
 @pytest.fixture
 def run_playbook(aws_env, tmp_path):
-    """Run a playbook with ansible-playbook and the JSON callback; return PlaybookResult."""
+    """Run a playbook with ansible-playbook and the JSON callback; return PlaybookResult. After ``as_deployer`` the
+    run is the deployer's, and inventories/local's fixtures play (playbooks/local_aws.yml) uses the administrator."""
 
     def run(playbook, *args, extra_vars=None, inventory=None, env=None):
         cmd = [os.path.join(BIN_DIR, "ansible-playbook"), playbook]
@@ -204,6 +205,9 @@ def run_playbook(aws_env, tmp_path):
             path.write_text(json.dumps(extra_vars))
             cmd += ["-e", f"@{path}"]
         cmd += list(args)
+        if aws_env.get("AWS_PROFILE") == "lgtm-deployer":
+            # as_deployer: what a real account already has (inventories/local's fixtures) is made by the administrator.
+            cmd += ["-e", "lgtm_local_aws_admin_profile=lgtm-admin"]
         run_env = dict(aws_env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_CALLBACK_RESULT_FORMAT="json")
         run_env.update(env or {})
         proc = subprocess.run(cmd, cwd=REPO_ROOT, env=run_env, capture_output=True, text=True, timeout=900, check=False)

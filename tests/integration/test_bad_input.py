@@ -3,7 +3,9 @@
 Each case is one inventory host carrying one input (often with several errors); one ansible-playbook run per
 role applies the role to all of them at once. AWS is a recording HTTP server: the test fails if any request
 reaches it, so "before any AWS call" is observed, not assumed. Alloy hosts are unreachable on purpose: a case
-that passed validation would fail as unreachable instead of with its message.
+that passed validation would fail as unreachable instead of with its message. The run is the deployer's (its keys
+and only the deployer policy for the default names, ``as_deployer``): the messages are the same as an
+administrator's, not a credential or AccessDenied error.
 """
 
 import json
@@ -164,7 +166,9 @@ PLAYBOOK = """
 """
 
 
-def test_every_bad_input_fails_before_any_aws_call_naming_all_its_problems(tmp_path, aws_recorder, aws_env):
+def test_every_bad_input_fails_before_any_aws_call_naming_all_its_problems(tmp_path, aws_recorder, aws_env, as_deployer):
+    # The deployer of the default settings (lgtm_name_prefix lgtm, lgtm_environment dev) in the cases' region.
+    as_deployer(name_prefix="lgtm", environment="dev", region="eu-west-1", eks_cluster_name="lgtm-dev")
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     env = dict(aws_env, AWS_ENDPOINT_URL=aws_recorder, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_OUTPUT_DIR=str(tmp_path))

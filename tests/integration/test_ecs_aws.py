@@ -1,5 +1,7 @@
 """Seed 004's AWS side against moto: site.yml --tags storage,identity,ecs with inventories/local, then every
-promised property read back through boto3 as AWS reports it."""
+promised property read back through boto3 as AWS reports it. The runs are the deployer's (``as_deployer``: an IAM
+user holding only the deployer policy for these settings, moto enforcing IAM; teardown's statements only for the
+``state: absent`` runs); the assertions read as the administrator."""
 
 import json
 import os
@@ -10,10 +12,13 @@ INVENTORY = os.path.join(REPO_ROOT, "inventories", "local")
 SITE = os.path.join(REPO_ROOT, "site.yml")
 BASE = "aws-rag-local"
 OFFICE = "203.0.113.0/24"
+# inventories/local's settings, as lgtm.aws.deployer_policy takes them (the VPC as any: the local fixtures make it).
+DEPLOYER = {"name_prefix": "aws-rag", "environment": "local", "eks_cluster_name": "aws-rag-local", "capabilities": ["storage", "identity", "ecs"]}
 
 
-def test_ecs_converges_as_designed(run_playbook, aws_client, tmp_path):
+def test_ecs_converges_as_designed(run_playbook, aws_client, tmp_path, as_deployer):
     """One converge (and a second run that changes nothing), then each property group read back."""
+    as_deployer(**DEPLOYER)
     args = ("--tags", "storage,identity,ecs", "-e", "lgtm_output_dir=%s" % tmp_path)
     first = run_playbook(SITE, *args, inventory=INVENTORY)
     assert first.rc == 0, first.failed_messages() or first.stdout[-3000:]
@@ -26,6 +31,8 @@ def test_ecs_converges_as_designed(run_playbook, aws_client, tmp_path):
     check_cluster_logs_and_efs(aws_client)
     check_task_definitions_services_and_configuration(tmp_path, aws_client)
     check_alb_dns_and_cloud_map(aws_client)
+    # ECS teardown as the deployer whose policy adds the teardown statements (deployer_teardown=true).
+    as_deployer(teardown=True, **DEPLOYER)
     check_teardown_keeps_the_data_unless_asked(run_playbook, args, aws_client)
 
 
@@ -185,9 +192,11 @@ def check_alb_dns_and_cloud_map(aws_client):
     assert names == {"prometheus", "grafana", "alertmanager", "cloudwatch-exporter"}
 
 
-def test_bad_input_and_unreadable_secret_fail_together_before_any_change(run_playbook, aws_client, tmp_path):
+def test_bad_input_and_unreadable_secret_fail_together_before_any_change(run_playbook, aws_client, tmp_path, as_deployer):
     """A missing certificate and a Slack secret the execution role may not read (left out of identity_secret_arns):
-    both reported in one run, in the user's variable names, before any ECS resource or file is made."""
+    both reported in one run, in the user's variable names, before any ECS resource or file is made (as the deployer:
+    the same message, not an AccessDenied)."""
+    as_deployer(**DEPLOYER)
     spec = {"environment": "local", "name_prefix": "aws-rag", "region": "{{ lgtm_region }}", "services": [{"name": "api-1"}], "allowed_cidrs": [OFFICE],
             "network": {"vpc_id": "{{ lgtm_local_fixtures.vpc_id }}", "private_subnets": "{{ lgtm_local_fixtures.subnets }}",
                         "public_subnets": "{{ lgtm_local_fixtures.subnets }}"},

@@ -1,6 +1,8 @@
 """lgtm.aws.eks_lgtm against the local AWS: render-only values and plan that match the buckets and IRSA
 roles that exist, bad settings and missing outputs that stop before any AWS call (all their problems at
-once), and the Helm install where a cluster is given."""
+once), and the Helm install where a cluster is given. The runs are the deployer's (``as_deployer``: an IAM user
+holding only the deployer policy for their settings and cluster, moto enforcing IAM); the assertions read as the
+administrator."""
 
 import json
 import os
@@ -18,6 +20,13 @@ pytestmark = pytest.mark.integration
 LOCAL = os.path.join(REPO_ROOT, "inventories", "local")
 SITE = os.path.join(REPO_ROOT, "site.yml")
 EKS = os.path.join(REPO_ROOT, "playbooks", "eks.yml")
+# inventories/local's names, as lgtm.aws.deployer_policy takes them. playbooks/eks.yml alone takes no run lock.
+LOCAL_NAMES = {"name_prefix": "aws-rag", "environment": "local"}
+
+
+def eks_deployer(as_deployer, cluster):
+    """The deployer of playbooks/eks.yml alone: the eks capability for ``cluster``, no run lock."""
+    as_deployer(eks_cluster_name=cluster, capabilities=["eks"], run_lock_name="", **LOCAL_NAMES)
 
 
 def values_of(out, release, chart_set=""):
@@ -25,7 +34,8 @@ def values_of(out, release, chart_set=""):
         return yaml.safe_load(handle)
 
 
-def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_client, tmp_path):
+def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_client, tmp_path, as_deployer):
+    as_deployer(eks_cluster_name="aws-rag-local", capabilities=["storage", "identity", "eks"], **LOCAL_NAMES)
     # Tenancy on without a tenant of its own: the shared lgtm_tenant is the one sent. Both chart sets written:
     # the installed one (seed) under eks/, the other under eks/current/.
     tenancy = {"eks_lgtm_tenancy": {"enabled": True}, "lgtm_tenant": "acme-platform", "eks_lgtm_export_chart_sets": ["seed", "current"]}
@@ -68,10 +78,11 @@ def test_values_point_at_the_buckets_and_roles_that_exist(run_playbook, aws_clie
     assert not (tmp_path / "eks" / "seed").exists()
 
 
-def test_a_chart_set_newer_than_the_cluster_stops_before_anything_is_written(run_playbook, aws_client, tmp_path):
+def test_a_chart_set_newer_than_the_cluster_stops_before_anything_is_written(run_playbook, aws_client, tmp_path, as_deployer):
     # A cluster on Kubernetes 1.31; the current set needs 1.32 (mimir-distributed 6.2).
     aws_client("eks").create_cluster(name="acme-k131", version="1.31", roleArn="arn:aws:iam::123456789012:role/eks",
                                      resourcesVpcConfig={"subnetIds": []})
+    eks_deployer(as_deployer, "acme-k131")
     write_outputs(tmp_path)
     result = run_playbook(EKS, "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL,
                           extra_vars={"eks_lgtm_chart_set": "current", "eks_lgtm_cluster_name": "acme-k131"})
@@ -135,7 +146,8 @@ def run_eks_offline(run_playbook, out, extra_vars):
                         inventory=LOCAL, extra_vars=extra_vars)
 
 
-def test_every_bad_setting_is_reported_at_once_before_any_aws_call(run_playbook, tmp_path):
+def test_every_bad_setting_is_reported_at_once_before_any_aws_call(run_playbook, tmp_path, as_deployer):
+    eks_deployer(as_deployer, "aws-rag-local")
     write_outputs(tmp_path)
     result = run_eks_offline(run_playbook, tmp_path, {
         "eks_lgtm_replicas": {"loki": {"querier": 0}},
@@ -161,7 +173,8 @@ def test_every_bad_setting_is_reported_at_once_before_any_aws_call(run_playbook,
     assert not (tmp_path / "eks").exists()
 
 
-def test_every_missing_bucket_and_role_is_named_with_the_role_that_provides_it(run_playbook, tmp_path):
+def test_every_missing_bucket_and_role_is_named_with_the_role_that_provides_it(run_playbook, tmp_path, as_deployer):
+    eks_deployer(as_deployer, "aws-rag-local")
     write_outputs(tmp_path, components=("loki",))
     result = run_eks_offline(run_playbook, tmp_path, None)
     assert result.rc != 0
@@ -177,7 +190,9 @@ def test_every_missing_bucket_and_role_is_named_with_the_role_that_provides_it(r
     assert not (tmp_path / "eks").exists()
 
 
-def test_missing_cluster_is_named(run_playbook, tmp_path):
+def test_missing_cluster_is_named(run_playbook, tmp_path, as_deployer):
+    # The deployer may describe the cluster it is told to use; that it does not exist is the message, not AccessDenied.
+    eks_deployer(as_deployer, "no-such-cluster")
     write_outputs(tmp_path)
     result = run_playbook(EKS, "-e", "lgtm_output_dir=%s" % tmp_path, inventory=LOCAL, extra_vars={"eks_lgtm_cluster_name": "no-such-cluster"})
     assert result.rc != 0

@@ -10,6 +10,11 @@ for Alloy. Everything is then read back from moto, the written files and the hos
 
 One module-scoped run: install, converge, a second run (changed=0), ``--tags ecs`` on its own, and a run with
 the output directory left to its default. Each test checks one promise, so a failure names one bug.
+
+The runs are the deployer's, as a team would set it up: the installed artifact's ``lgtm.aws.deployer_policy``
+playbook writes the policy for the repository's settings (its own playbook takes no run lock: ``lgtm_run_lock=false``),
+that file is the only policy of the IAM user ``lgtm-deployer`` (scripts/local-aws-users) and moto enforces IAM;
+what the account already has, and every read-back, is the administrator's.
 """
 
 import fnmatch
@@ -31,7 +36,7 @@ from packaging.version import Version
 
 from artifact import artifact, clean_env  # noqa: F401 pylint: disable=unused-import
 from collection_scanner import SHIPPED, collections_used  # tests/collection_scanner.py
-from conftest import BIN_DIR, REPO_ROOT, PlaybookResult
+from conftest import BIN_DIR, LOCAL_AWS_USERS, REPO_ROOT, PlaybookResult
 from docker_env import local_docker  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
@@ -61,9 +66,13 @@ DOCKER = {"prefix": "acme-stg", "network": "acme-stg-net", "domain": "staging.ob
 DOCKER_SERVICES = ("proxy", "grafana", "keycloak", "loki", "tempo", "mimir", "memcached")
 
 
-def _client(endpoint, service, region=REGION):
-    return boto3.client(service, region_name=region, endpoint_url=endpoint, aws_access_key_id="testing",
-                        aws_secret_access_key="testing", aws_session_token="testing")
+# moto's account: the deployer policy names it.
+ACCOUNT_ID = "123456789012"
+TESTING_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "aws_session_token": "testing"}
+
+
+def _client(endpoint, service, region=REGION, keys=None):
+    return boto3.client(service, region_name=region, endpoint_url=endpoint, **(keys or TESTING_KEYS))
 
 
 def _run(cmd, **kwargs):
@@ -110,7 +119,9 @@ def _written(root, before, after):
 
 @pytest.fixture(scope="module")
 def account(moto_endpoint):
-    """An empty account (this module's own), then what a real one has before the team's first run."""
+    """An empty account (this module's own), then what a real one has before the team's first run. ``client`` is the
+    administrator's (the site fixture turns IAM enforcement on and sets ``keys`` to the administrator's)."""
+    LOCAL_AWS_USERS.set_enforcement(moto_endpoint, False)  # an earlier file's deployer may have left it on
     urllib.request.urlopen(urllib.request.Request(moto_endpoint + "/moto-api/reset", method="POST"), timeout=10)
     ec2 = _client(moto_endpoint, "ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
@@ -127,9 +138,10 @@ def account(moto_endpoint):
     secrets = _client(moto_endpoint, "secretsmanager")
     grafana = secrets.create_secret(Name="acme/observability/grafana-admin", SecretString="not-a-real-password")["ARN"]
     slack = secrets.create_secret(Name="acme/observability/slack-webhook", SecretString="http://127.0.0.1:9/slack")["ARN"]
+    held = types.SimpleNamespace(keys=None)
     return types.SimpleNamespace(
-        endpoint=moto_endpoint,
-        client=lambda service, region=REGION: _client(moto_endpoint, service, region),
+        endpoint=moto_endpoint, held=held,
+        client=lambda service, region=REGION: _client(moto_endpoint, service, region, held.keys),
         vars={"acme_vpc_id": vpc, "acme_private_subnets": subnets[:2], "acme_public_subnets": subnets[2:],
               "acme_certificate_arn": certificate, "acme_grafana_admin_secret_arn": grafana, "acme_slack_webhook_secret_arn": slack},
         cluster_role=cluster_role,
@@ -230,11 +242,33 @@ def repo(tmp_path_factory, artifact, account, fleet, docker):  # noqa: F811 pyli
 
 
 @pytest.fixture(scope="module")
-def site(repo, account, docker, tmp_path_factory):
+def deployer(repo, account, tmp_path_factory):
+    """The team's deployer: the installed artifact's playbook lgtm.aws.deployer_policy writes the policy for the
+    repository's settings into its output directory (no AWS call); that file becomes the only policy of the user
+    lgtm-deployer, and moto enforces IAM from then on. The environment the repository's runs use (no keys of its own:
+    the deployer's profile)."""
     env = clean_env(
-        AWS_ENDPOINT_URL=account.endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-        AWS_REGION=ENV_REGION, AWS_DEFAULT_REGION=ENV_REGION, PATH=BIN_DIR + os.pathsep + os.environ.get("PATH", ""),
-        ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        AWS_ENDPOINT_URL=account.endpoint, AWS_REGION=ENV_REGION, AWS_DEFAULT_REGION=ENV_REGION,
+        PATH=BIN_DIR + os.pathsep + os.environ.get("PATH", ""), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(key, None)
+    started = time.monotonic()
+    proc = _run([os.path.join(BIN_DIR, "ansible-playbook"), "lgtm.aws.deployer_policy", "-e", "deployer_account_id=" + ACCOUNT_ID,
+                 "-e", "lgtm_run_lock=false"], cwd=repo.path, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    policy_file = repo.path / "generated" / "prod" / "deployer-policy.json"
+    policy = json.loads(policy_file.read_text())
+    credentials = tmp_path_factory.mktemp("aws") / "credentials"
+    profiles = LOCAL_AWS_USERS.bootstrap(account.endpoint, policy, str(credentials))
+    account.held.keys = profiles["lgtm-admin"]
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(credentials), AWS_CONFIG_FILE=os.devnull, AWS_PROFILE="lgtm-deployer")
+    print("deployer policy: %.0f s" % (time.monotonic() - started))
+    return types.SimpleNamespace(env=env, policy=policy)
+
+
+@pytest.fixture(scope="module")
+def site(repo, account, docker, deployer, tmp_path_factory):  # pylint: disable=redefined-outer-name
+    env = dict(deployer.env, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     timings = {}
     logs = tmp_path_factory.mktemp("runs")
 
@@ -320,6 +354,19 @@ def test_second_run_changes_nothing(site):
 def test_tags_ecs_alone_reads_the_outputs_from_the_users_output_dir(site):
     assert site.ecs_only.rc == 0, _why(site.ecs_only)
     assert site.ecs_only.total("changed") == 0, site.ecs_only.changed_tasks()
+
+
+def test_runs_are_the_deployers_with_the_policy_for_the_repositorys_names(deployer, site, account):
+    """The policy the artifact wrote names this repository's deployment (and the runs above used only it)."""
+    assert deployer.env["AWS_PROFILE"] == "lgtm-deployer" and "AWS_ACCESS_KEY_ID" not in deployer.env
+    statements = {s["Sid"]: s for s in deployer.policy["Statement"]}
+    assert "RunLockPrefixed" not in statements, "the repository's playbook takes no run lock"
+    assert sorted(statements["StorageBucketsPrefixed"]["Resource"]) == sorted("arn:aws:s3:::%s-%s" % (BASE, k) for k in COMPONENT_BUCKETS)
+    assert statements["EcsSecurityGroupVpcInAccount"]["Resource"] == [
+        "arn:aws:ec2:%s:%s:vpc/%s" % (REGION, ACCOUNT_ID, account.vars["acme_vpc_id"])]
+    assert statements["IdentityClusterIssuerPrefixed"]["Resource"] == ["arn:aws:eks:%s:%s:cluster/%s" % (REGION, ACCOUNT_ID, BASE)]
+    resources = json.dumps(deployer.policy)
+    assert [word for word in FOREIGN if word in resources] == []
 
 
 # ---------------------------------------------------------------------------------------------------------------

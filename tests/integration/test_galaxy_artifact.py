@@ -37,7 +37,9 @@ def test_artifact_carries_the_collection_and_nothing_local(artifact):
     assert "roles/settings/defaults/main.yml" in names and "plugins/action/check_settings.py" in names
 
 
-def test_installed_artifact_runs_modules_by_fqcn_outside_the_repo(artifact, aws_env, aws_client, tmp_path):
+def test_installed_artifact_runs_modules_by_fqcn_outside_the_repo(artifact, aws_env, aws_client, tmp_path, as_deployer):
+    # As the deployer of storage for prefix artifact, environment test (its one bucket: artifact-test-loki), no run lock.
+    as_deployer(name_prefix="artifact", environment="test", components=["loki"], capabilities=["storage"], run_lock_name="")
     collections = tmp_path / "collections"
     # Install as a user would, away from this repository's ansible.cfg (which links the working tree in).
     proc = _run([os.path.join(BIN_DIR, "ansible-galaxy"), "collection", "install", "--force", "--no-deps", "-p", str(collections), str(artifact)],

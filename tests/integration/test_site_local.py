@@ -1,4 +1,6 @@
-"""`make run` in miniature: site.yml with inventories/local against a private local AWS."""
+"""`make run` in miniature: site.yml with inventories/local against a private local AWS, as the deployer (an IAM user
+holding only the deployer policy for inventories/local, moto enforcing IAM: ``as_deployer``), as `make run` runs it;
+the assertions read as the administrator."""
 
 import json
 import os
@@ -9,6 +11,10 @@ import pytest
 from conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
+
+# inventories/local's settings, as lgtm.aws.deployer_policy takes them (every capability; the VPC as any: the local
+# fixtures make it).
+DEPLOYER = {"name_prefix": "aws-rag", "environment": "local", "eks_cluster_name": "aws-rag-local"}
 
 
 def podman_view(host):
@@ -36,7 +42,8 @@ def explain(result, out_dir):
     return "%s\nfleet summary: %s\n%s" % ("\n".join(unreachable), json.dumps(brief, indent=1), result.stdout[-1500:])
 
 
-def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path):
+def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path, as_deployer):
+    as_deployer(**DEPLOYER)
     inventory = os.path.join(REPO_ROOT, "inventories", "local")
     # The Docker stack (tag docker) has its own scenario, molecule/docker_lgtm (converge, idempotence, one-service
     # restart, rejected configuration), on the same engine and images: running it here too would cost minutes of CI.
@@ -70,7 +77,8 @@ def test_site_converges_then_changes_nothing(run_playbook, aws_client, tmp_path)
     assert fleet["lgtm-alloy-collector-1"]["tenants"] == {"mimir": "aws-rag-cloudwatch", "loki": "aws-rag-rds"}
 
 
-def test_site_check_mode_on_empty_account(run_playbook, aws_client, tmp_path):
+def test_site_check_mode_on_empty_account(run_playbook, aws_client, tmp_path, as_deployer):
+    as_deployer(**DEPLOYER)
     inventory = os.path.join(REPO_ROOT, "inventories", "local")
     result = run_playbook(os.path.join(REPO_ROOT, "site.yml"), "--check", "-e", "lgtm_output_dir=%s" % tmp_path,
                           "--skip-tags", "docker", inventory=inventory)
