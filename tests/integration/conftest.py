@@ -214,3 +214,7 @@ def run_playbook(aws_env, tmp_path):
         return PlaybookResult(proc)
 
     return run
+
+
+# The Docker Engine fixture, registered here once for every test module (tests/integration/docker_env.py).
+from docker_env import local_docker  # noqa: E402,F401 pylint: disable=unused-import,wrong-import-position

@@ -1,6 +1,7 @@
 """The Docker Engine and the local images, for the tests of the Docker path (``scripts/local-docker``).
 
-Test modules import the fixture: ``from docker_env import local_docker  # noqa: F401``.
+The fixture is registered once, in tests/integration/conftest.py: a test module that imported it as well would
+make a second session fixture of its own in the same worker (two leases of one pid, the second unlink failing).
 
 ``local_docker`` (session-scoped) starts dockerd when nothing answers on its socket and builds the local
 images once (``scripts/local-docker images`` skips images whose recipe has not changed, and builds under a
@@ -20,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 SCRIPT = os.path.join(REPO_ROOT, "scripts", "local-docker")
 STATE_DIR = os.path.realpath(os.environ.get("LGTM_DOCKER_STATE_DIR", os.path.join(REPO_ROOT, ".cache", "local-docker")))
@@ -117,7 +118,8 @@ def local_docker():
         yield LocalDocker(images)
     finally:
         with _sessions_lock():
-            os.unlink(lease)
+            if os.path.exists(lease):
+                os.unlink(lease)
             others = []
             for name in os.listdir(SESSIONS):
                 if name.isdigit() and _alive(int(name)):

@@ -15,7 +15,6 @@ import textwrap
 import pytest
 
 from conftest import BIN_DIR, REPO_ROOT
-from docker_env import local_docker  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -37,7 +37,6 @@ from packaging.version import Version
 from artifact import artifact, clean_env  # noqa: F401 pylint: disable=unused-import
 from collection_scanner import SHIPPED, collections_used  # tests/collection_scanner.py
 from conftest import BIN_DIR, LOCAL_AWS_USERS, REPO_ROOT, PlaybookResult
-from docker_env import local_docker  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = pytest.mark.integration
 

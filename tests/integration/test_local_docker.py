@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from docker_env import SCRIPT, local_docker  # noqa: F401 pylint: disable=unused-import
+from docker_env import SCRIPT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
