@@ -21,9 +21,10 @@ allows that.
 """
 
 import copy
-import fnmatch
 import re
 import urllib.parse
+
+from iam_eval import element_matches, listify  # tests/iam_eval.py: IAM's wildcards, one matcher for both evaluators
 
 ACCOUNT = "123456789012"
 
@@ -225,33 +226,16 @@ def iam_request(call):
 
 
 # -- evaluation ---------------------------------------------------------------------------------------------------
-def _as_list(value):
-    return value if isinstance(value, list) else [value]
-
-
-def _matches(patterns, value, case_sensitive):
-    if case_sensitive:
-        return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
-    return any(fnmatch.fnmatchcase(value.lower(), pattern.lower()) for pattern in patterns)
-
-
 def _applies(statement, action, resource, ignore_conditions):
     if "Condition" in statement and not ignore_conditions:
         raise ValueError("statement %s has a Condition, which this evaluator does not judge" % statement.get("Sid"))
-    if "NotAction" in statement:
-        action_ok = not _matches(_as_list(statement["NotAction"]), action, False)
-    else:
-        action_ok = _matches(_as_list(statement["Action"]), action, False)
-    if "NotResource" in statement:
-        resource_ok = not _matches(_as_list(statement["NotResource"]), resource, True)
-    else:
-        resource_ok = _matches(_as_list(statement["Resource"]), resource, True)
-    return action_ok and resource_ok
+    return bool(element_matches(statement, "Action", "NotAction", action, case_sensitive=False)
+                and element_matches(statement, "Resource", "NotResource", resource, case_sensitive=True))
 
 
 def allowed(policy, action, resource, ignore_conditions=False):
     """Whether ``policy`` (an identity policy document) allows ``action`` on ``resource``: an Allow applies and no Deny."""
-    statements = _as_list(policy["Statement"])
+    statements = listify(policy["Statement"])
     if any(s["Effect"] == "Deny" and _applies(s, action, resource, ignore_conditions) for s in statements):
         return False
     return any(s["Effect"] == "Allow" and _applies(s, action, resource, ignore_conditions) for s in statements)
@@ -259,7 +243,7 @@ def allowed(policy, action, resource, ignore_conditions=False):
 
 def matching_statements(policy, action, resource):
     """The Sids of the Allow statements that allow ``action`` on ``resource``."""
-    return [s.get("Sid") for s in _as_list(policy["Statement"]) if s["Effect"] == "Allow" and _applies(s, action, resource, True)]
+    return [s.get("Sid") for s in listify(policy["Statement"]) if s["Effect"] == "Allow" and _applies(s, action, resource, True)]
 
 
 def foreign(resource, prefix, environment):
@@ -302,7 +286,7 @@ def judge(policy, calls, implicit, change_only, prefix, environment):
     for statement in policy["Statement"]:
         if statement["Sid"] in implicit or set(statement["Action"]) <= set(change_only):
             continue
-        for resource in _as_list(statement["Resource"]):
+        for resource in listify(statement["Resource"]):
             one = {"Version": "2012-10-17", "Statement": [dict(statement, Resource=resource)]}
             assert any(allowed(one, a, r) for a, r in calls), "%s: no call uses %s" % (statement["Sid"], resource)
 
@@ -316,7 +300,7 @@ def judge(policy, calls, implicit, change_only, prefix, environment):
             narrowed = copy.deepcopy(policy)
             narrowed["Statement"][index]["Action"].remove(action)
             assert any(not allowed(narrowed, a, r) for a, r in calls if a == action), "%s: %s is not needed" % (statement["Sid"], action)
-        resources = _as_list(statement["Resource"])
+        resources = listify(statement["Resource"])
         for resource in resources:
             narrowed = copy.deepcopy(policy)
             narrowed["Statement"][index]["Resource"] = [r for r in resources if r != resource] or ["arn:aws:s3:::nothing"]
@@ -341,14 +325,14 @@ def moto_view(policy):
     """The policy as moto 5.2 can enforce it: S3 statements as they are plus moto's S3 action names; every other
     statement with Resource "*" (moto gives those services' calls the resource "*", which no scoped ARN matches)."""
     statements = []
-    for statement in _as_list(policy["Statement"]):
-        actions = list(_as_list(statement["Action"]))
+    for statement in listify(policy["Statement"]):
+        actions = list(listify(statement["Action"]))
         if all(a.startswith("s3:") for a in actions):
             actions += [alias for a in actions for alias in MOTO_S3_ALIASES.get(a, [])]
             statements.append(dict(statement, Action=sorted(set(actions))))
             if "s3:DeleteObject" in actions:
                 # moto judges DeleteObjects (a batch) as s3:DeleteObject on the bucket, AWS as s3:DeleteObject on each key.
-                buckets = sorted({r[:-2] for r in _as_list(statement["Resource"]) if r.endswith("/*")})
+                buckets = sorted({r[:-2] for r in listify(statement["Resource"]) if r.endswith("/*")})
                 statements.append({"Sid": statement.get("Sid", "") + "MotoBatch", "Effect": "Allow", "Action": ["s3:DeleteObject"],
                                    "Resource": buckets})
         else:

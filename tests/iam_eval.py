@@ -15,6 +15,7 @@ otherwise an ``Allow`` in any policy (identity or resource policy) allows, other
   "principal": {"AWS": arn} | {"Service": name} | {"Federated": provider_arn}, "context": {key: value}}``.
 """
 
+import functools
 import re
 
 ALLOW, EXPLICIT_DENY, IMPLICIT_DENY = "Allow", "ExplicitDeny", "ImplicitDeny"
@@ -22,14 +23,19 @@ _ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+
 _IAM_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):.+$")
 
 
-def _listify(value):
+def listify(value):
     return value if isinstance(value, list) else [value]
+
+
+@functools.lru_cache(maxsize=None)
+def _wildcards(pattern, case_sensitive):
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern),
+                      0 if case_sensitive else re.IGNORECASE)
 
 
 def _glob(pattern, value, case_sensitive=True):
     """IAM wildcards: ``*`` any run of characters, ``?`` one character, nothing else special."""
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, 0 if case_sensitive else re.IGNORECASE) is not None
+    return _wildcards(pattern, case_sensitive).fullmatch(value) is not None
 
 
 def _string_equals(expected, actual):
@@ -80,7 +86,7 @@ def condition_holds(operator, key, expected, context):
     actual = found[0]
     if isinstance(actual, list):
         raise ValueError("context key %r has several values; the documents here use single-valued keys only" % key)
-    matched = any(test(str(e), str(actual)) for e in _listify(expected))
+    matched = any(test(str(e), str(actual)) for e in listify(expected))
     return not matched if negated else matched
 
 
@@ -95,7 +101,7 @@ def _principal_matches(statement_principal, principal):
     if not isinstance(statement_principal, dict):
         raise ValueError("Principal must be '*' or a mapping, got %r" % (statement_principal,))
     for kind, values in statement_principal.items():
-        for value in _listify(values):
+        for value in listify(values):
             if kind == "AWS" and value == "*":
                 return True
             actual = principal.get(kind)
@@ -119,11 +125,13 @@ def _aws_principal_matches(named, actual):
     return False
 
 
-def _element_matches(statement, positive, negative, value, case_sensitive):
+def element_matches(statement, positive, negative, value, case_sensitive):
+    """Whether ``value`` matches the statement's ``positive`` element (e.g. Action) or escapes its ``negative`` one
+    (NotAction); None when the statement has neither."""
     if positive in statement:
-        return any(_glob(p, value, case_sensitive) for p in _listify(statement[positive]))
+        return any(_glob(p, value, case_sensitive) for p in listify(statement[positive]))
     if negative in statement:
-        return not any(_glob(p, value, case_sensitive) for p in _listify(statement[negative]))
+        return not any(_glob(p, value, case_sensitive) for p in listify(statement[negative]))
     return None
 
 
@@ -134,9 +142,9 @@ def statement_applies(statement, kind, request):
             return False
     elif "Principal" in statement or "NotPrincipal" in statement:
         raise ValueError("an identity policy statement names a Principal: %r" % (statement,))
-    if not _element_matches(statement, "Action", "NotAction", request["action"], case_sensitive=False):
+    if not element_matches(statement, "Action", "NotAction", request["action"], case_sensitive=False):
         return False
-    resource = _element_matches(statement, "Resource", "NotResource", request.get("resource", ""), case_sensitive=True)
+    resource = element_matches(statement, "Resource", "NotResource", request.get("resource", ""), case_sensitive=True)
     if resource is False or (resource is None and kind == "identity"):
         return False
     return conditions_hold(statement.get("Condition"), request.get("context") or {})
@@ -148,7 +156,7 @@ def evaluate(policies, request):
     for document, kind in policies:
         if kind not in ("identity", "resource"):
             raise ValueError("policy kind must be 'identity' or 'resource', got %r" % (kind,))
-        for statement in _listify(document["Statement"]):
+        for statement in listify(document["Statement"]):
             if statement_applies(statement, kind, request):
                 effects.add(statement["Effect"])
     if "Deny" in effects:
@@ -160,7 +168,7 @@ def web_identity_request(provider_arn, claims):
     """The request ``sts:AssumeRoleWithWebIdentity`` makes with a token of these claims: the provider (the issuer's
     IAM OIDC provider) as the federated principal, ``<issuer host>:sub`` and ``<issuer host>:aud`` in the context."""
     host = claims["iss"].split("://", 1)[-1].rstrip("/")
-    audiences = _listify(claims["aud"])
+    audiences = listify(claims["aud"])
     if len(audiences) != 1:
         raise ValueError("a service account token here carries one audience, got %r" % (audiences,))
     return {"action": "sts:AssumeRoleWithWebIdentity", "principal": {"Federated": provider_arn},
