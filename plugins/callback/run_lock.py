@@ -24,7 +24,7 @@ import json  # noqa: E402  pylint: disable=wrong-import-position
 
 from ansible.plugins.callback import CallbackBase  # noqa: E402  pylint: disable=wrong-import-position
 
-KEYS = ("controller", "boot_id", "pid", "pid_start")
+from ansible_collections.lgtm.aws.plugins.module_utils.run_lock import same_run  # noqa: E402  pylint: disable=wrong-import-position
 
 
 class CallbackModule(CallbackBase):
@@ -58,7 +58,7 @@ class CallbackModule(CallbackBase):
                 current = json.loads(ssm.get_parameter(Name=lock["name"])["Parameter"]["Value"])
             except ssm.exceptions.ParameterNotFound:
                 return
-            if not all(str(current.get(key, "")) == str(holder.get(key, "")) for key in KEYS):
+            if not same_run(current, holder):
                 return
             ssm.delete_parameter(Name=lock["name"])
             self._display.warning("The run stopped before its end: released the run lock %s it held." % lock["name"])

@@ -115,21 +115,16 @@ import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient, error_code
+from ansible_collections.lgtm.aws.plugins.module_utils.run_lock import same_run
 
 try:
     import botocore
 except ImportError:
     pass  # AnsibleAWSModule reports it
 
-RUN_KEYS = ("controller", "boot_id", "pid", "pid_start")
-
 
 def iso(seconds):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-def same_run(a, b):
-    return all(str(a.get(key, "")) == str(b.get(key, "")) for key in RUN_KEYS)
 
 
 def process_start(pid):

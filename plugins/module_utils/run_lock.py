@@ -1,0 +1,14 @@
+# -*- coding: utf-8 -*-
+# Copyright: lgtm.aws contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who holds site.yml's run lock: shared by the lgtm.aws.run_lock module and callback."""
+
+from __future__ import annotations
+
+# What names one run: the control node, its boot and the ansible-playbook process (its pid and start time).
+RUN_KEYS = ("controller", "boot_id", "pid", "pid_start")
+
+
+def same_run(a, b):
+    """Whether two holders (the lock's value, a run's owner) name the same run."""
+    return all(str(a.get(key, "")) == str(b.get(key, "")) for key in RUN_KEYS)
