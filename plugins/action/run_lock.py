@@ -11,6 +11,8 @@ import socket
 
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.lgtm.aws.plugins.module_utils.run_lock import process_start
+
 
 def _read(path):
     try:
@@ -23,7 +25,6 @@ def _read(path):
 def owner():
     """The run that takes the lock: Ansible's workers are forked from ansible-playbook, so it is their parent."""
     pid = os.getppid()
-    stat = _read("/proc/%d/stat" % pid)
     command = " ".join(os.path.basename(part) if index < 2 else part
                        for index, part in enumerate(_read("/proc/%d/cmdline" % pid).split("\0")[:-1]))
     try:
@@ -31,7 +32,7 @@ def owner():
     except (KeyError, OSError):
         user = str(os.getuid())
     return {"controller": socket.gethostname(), "boot_id": _read("/proc/sys/kernel/random/boot_id").strip(), "pid": pid,
-            "pid_start": stat.rsplit(")", 1)[1].split()[19] if stat else "", "user": user,
+            "pid_start": process_start(pid) or "", "user": user,
             "run": command[:300]}
 
 

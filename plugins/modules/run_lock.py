@@ -115,7 +115,7 @@ import time
 
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.lgtm.aws.plugins.module_utils.aws_common import RetryingClient, error_code
-from ansible_collections.lgtm.aws.plugins.module_utils.run_lock import same_run
+from ansible_collections.lgtm.aws.plugins.module_utils.run_lock import process_start, same_run
 
 try:
     import botocore
@@ -125,15 +125,6 @@ except ImportError:
 
 def iso(seconds):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
-
-
-def process_start(pid):
-    """Start time (clock ticks since boot) of a live process on this host, or None when there is no such process."""
-    try:
-        with open("/proc/%d/stat" % int(pid)) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def stale_reason(holder, owner, now):
